@@ -30,6 +30,10 @@ constexpr size_t kBlockLengthSize = 4;
 // uses when it writes this framing.
 constexpr size_t kXerialBlockSize = 32 << 10;
 
+// Upper bound on uncompressed / compressed bytes in a valid raw block: a
+// copy tag with a 2-byte offset (3 bytes) yields at most 64 bytes.
+constexpr size_t kMaxExpansion = 22;
+
 const char* AsChars(const uint8_t* p) { return reinterpret_cast<const char*>(p); }
 
 bool HasXerialMagic(std::span<const uint8_t> input) {
@@ -46,6 +50,13 @@ absl::Status DecodeRawBlock(std::span<const uint8_t> block, size_t pos, size_t m
   if (!snappy::GetUncompressedLength(AsChars(block.data()), block.size(), &length)) {
     return absl::InvalidArgumentError(
         absl::StrCat("snappy: block length header invalid at input byte ", pos));
+  }
+  // No valid block expands more than 64 bytes out of a 3-byte copy tag, so a
+  // larger claim is a lie we can refuse without allocating for it.
+  if (length / kMaxExpansion > block.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("snappy: block at input byte ", pos, " claims ", length,
+                     " bytes, more than its ", block.size(), " bytes can hold"));
   }
   if (length > max_output - produced) return OutputTooLarge("snappy", max_output);
   uint8_t* dst = out.AppendUninitialized(length);
