@@ -38,8 +38,8 @@ void BoundedSink::Commit(size_t n) {
 void BoundedSink::Finish() { out_.Truncate(start_ + produced_); }
 
 absl::Status OutputTooLarge(const char* codec, size_t max_output) {
-  return absl::ResourceExhaustedError(absl::StrCat(
-      codec, ": decompressed size exceeds max_output (", max_output, " bytes)"));
+  return absl::ResourceExhaustedError(
+      absl::StrCat(codec, ": decompressed size exceeds max_output (", max_output, " bytes)"));
 }
 
 }  // namespace runnel::protocol::internal

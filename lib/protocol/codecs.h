@@ -21,8 +21,7 @@ absl::Status GzipCompress(int level, std::span<const uint8_t> input, ByteBuffer&
 absl::Status GzipDecompress(std::span<const uint8_t> input, size_t max_output, ByteBuffer& out);
 
 absl::Status SnappyCompress(std::span<const uint8_t> input, ByteBuffer& out);
-absl::Status SnappyDecompress(std::span<const uint8_t> input, size_t max_output,
-                              ByteBuffer& out);
+absl::Status SnappyDecompress(std::span<const uint8_t> input, size_t max_output, ByteBuffer& out);
 
 absl::Status Lz4Compress(int level, std::span<const uint8_t> input, ByteBuffer& out);
 absl::Status Lz4Decompress(std::span<const uint8_t> input, size_t max_output, ByteBuffer& out);

@@ -21,9 +21,8 @@ struct LevelRange {
 absl::StatusOr<int> ResolveLevel(const char* codec, LevelRange range, int level) {
   if (level == kDefaultCompressionLevel) return range.default_level;
   if (level < range.min || level > range.max) {
-    return absl::InvalidArgumentError(absl::StrCat(codec, ": compression level ", level,
-                                                   " out of range [", range.min, ", ",
-                                                   range.max, "]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        codec, ": compression level ", level, " out of range [", range.min, ", ", range.max, "]"));
   }
   return level;
 }
@@ -82,8 +81,8 @@ absl::Status CompressImpl(CompressionType type, int level, std::span<const uint8
   return UnknownType(type);
 }
 
-absl::Status DecompressImpl(CompressionType type, std::span<const uint8_t> input,
-                            size_t max_output, ByteBuffer& out) {
+absl::Status DecompressImpl(CompressionType type, std::span<const uint8_t> input, size_t max_output,
+                            ByteBuffer& out) {
   switch (type) {
     case CompressionType::kNone:
       if (input.size() > max_output) return internal::OutputTooLarge("none", max_output);
@@ -121,9 +120,9 @@ std::string_view CompressionTypeName(CompressionType type) {
 
 std::optional<CompressionType> ParseCompressionType(std::string_view name) {
   // Exact, lower-case names, as Kafka's CompressionType.forName accepts.
-  for (CompressionType t : {CompressionType::kNone, CompressionType::kGzip,
-                            CompressionType::kSnappy, CompressionType::kLz4,
-                            CompressionType::kZstd}) {
+  for (CompressionType t :
+       {CompressionType::kNone, CompressionType::kGzip, CompressionType::kSnappy,
+        CompressionType::kLz4, CompressionType::kZstd}) {
     if (name == CompressionTypeName(t)) return t;
   }
   return std::nullopt;
@@ -137,8 +136,8 @@ absl::Status Compress(CompressionType type, int level, std::span<const uint8_t> 
   return s;
 }
 
-absl::Status Decompress(CompressionType type, std::span<const uint8_t> input,
-                        size_t max_output, ByteBuffer& out) {
+absl::Status Decompress(CompressionType type, std::span<const uint8_t> input, size_t max_output,
+                        ByteBuffer& out) {
   const size_t original_size = out.size();
   absl::Status s = DecompressImpl(type, input, max_output, out);
   if (!s.ok()) out.Truncate(original_size);

@@ -27,8 +27,8 @@ class Deflater {
     if (initialized_) deflateEnd(&z_);
   }
   int Init(int level) {
-    int rc = deflateInit2(&z_, level, Z_DEFLATED, kGzipWindowBits, /*memLevel=*/8,
-                          Z_DEFAULT_STRATEGY);
+    int rc =
+        deflateInit2(&z_, level, Z_DEFLATED, kGzipWindowBits, /*memLevel=*/8, Z_DEFAULT_STRATEGY);
     initialized_ = rc == Z_OK;
     return rc;
   }
@@ -102,8 +102,7 @@ absl::Status GzipCompress(int level, std::span<const uint8_t> input, ByteBuffer&
   return absl::OkStatus();
 }
 
-absl::Status GzipDecompress(std::span<const uint8_t> input, size_t max_output,
-                            ByteBuffer& out) {
+absl::Status GzipDecompress(std::span<const uint8_t> input, size_t max_output, ByteBuffer& out) {
   Inflater inf;
   if (int rc = inf.Init(); rc != Z_OK) {
     return absl::InternalError(absl::StrCat("gzip: inflateInit2 failed: ", zError(rc)));

@@ -48,8 +48,7 @@ absl::Status Lz4Compress(int level, std::span<const uint8_t> input, ByteBuffer& 
   return absl::OkStatus();
 }
 
-absl::Status Lz4Decompress(std::span<const uint8_t> input, size_t max_output,
-                           ByteBuffer& out) {
+absl::Status Lz4Decompress(std::span<const uint8_t> input, size_t max_output, ByteBuffer& out) {
   if (input.empty()) return absl::InvalidArgumentError("lz4: input empty, no frame header");
   LZ4F_dctx* raw = nullptr;
   if (size_t rc = LZ4F_createDecompressionContext(&raw, LZ4F_VERSION); LZ4F_isError(rc)) {
@@ -77,8 +76,8 @@ absl::Status Lz4Decompress(std::span<const uint8_t> input, size_t max_output,
       pos += header_size;
       in_frame = true;
       if (dst.empty()) {
-        dst = sink.Next(static_cast<size_t>(std::min<unsigned long long>(
-            info.contentSize, SIZE_MAX)));
+        dst = sink.Next(
+            static_cast<size_t>(std::min<unsigned long long>(info.contentSize, SIZE_MAX)));
       }
     }
     if (dst_used == dst.size()) {
@@ -93,8 +92,8 @@ absl::Status Lz4Decompress(std::span<const uint8_t> input, size_t max_output,
                                       input.data() + pos, &read, nullptr);
     if (LZ4F_isError(rc)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("lz4: frame data invalid: ", LZ4F_getErrorName(rc),
-                       " after input byte ", pos, " (frame at input byte ", frame_start, ")"));
+          absl::StrCat("lz4: frame data invalid: ", LZ4F_getErrorName(rc), " after input byte ",
+                       pos, " (frame at input byte ", frame_start, ")"));
     }
     pos += read;
     dst_used += written;
@@ -102,9 +101,9 @@ absl::Status Lz4Decompress(std::span<const uint8_t> input, size_t max_output,
       in_frame = false;
     } else if (read == 0 && written == 0) {
       // Room to write and nothing came out: the decoder needs more input.
-      return absl::InvalidArgumentError(absl::StrCat(
-          "lz4: input truncated: frame at input byte ", frame_start, " incomplete after ",
-          input.size(), " bytes"));
+      return absl::InvalidArgumentError(absl::StrCat("lz4: input truncated: frame at input byte ",
+                                                     frame_start, " incomplete after ",
+                                                     input.size(), " bytes"));
     }
   }
   sink.Commit(dst_used);

@@ -54,24 +54,22 @@ absl::Status DecodeRawBlock(std::span<const uint8_t> block, size_t pos, size_t m
   // No valid block expands more than 64 bytes out of a 3-byte copy tag, so a
   // larger claim is a lie we can refuse without allocating for it.
   if (length / kMaxExpansion > block.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("snappy: block at input byte ", pos, " claims ", length,
-                     " bytes, more than its ", block.size(), " bytes can hold"));
+    return absl::InvalidArgumentError(absl::StrCat("snappy: block at input byte ", pos, " claims ",
+                                                   length, " bytes, more than its ", block.size(),
+                                                   " bytes can hold"));
   }
   if (length > max_output - produced) return OutputTooLarge("snappy", max_output);
   uint8_t* dst = out.AppendUninitialized(length);
   if (!snappy::RawUncompress(AsChars(block.data()), block.size(), reinterpret_cast<char*>(dst))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("snappy: corrupt block at input byte ", pos));
+    return absl::InvalidArgumentError(absl::StrCat("snappy: corrupt block at input byte ", pos));
   }
   return absl::OkStatus();
 }
 
 absl::Status DecodeXerial(std::span<const uint8_t> input, size_t max_output, ByteBuffer& out) {
   if (input.size() < kXerialHeaderSize) {
-    return absl::InvalidArgumentError(absl::StrCat("snappy: xerial header truncated: ",
-                                                   input.size(), " of ", kXerialHeaderSize,
-                                                   " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "snappy: xerial header truncated: ", input.size(), " of ", kXerialHeaderSize, " bytes"));
   }
   // The two versions are not checked: snappy-java has only ever written 1,
   // and neither it nor librdkafka refuses other values.
@@ -96,8 +94,7 @@ absl::Status DecodeXerial(std::span<const uint8_t> input, size_t max_output, Byt
     if (length < 0 || static_cast<size_t>(length) > input.size() - pos - kBlockLengthSize) {
       return absl::InvalidArgumentError(
           absl::StrCat("snappy: xerial block length ", length, " at input byte ", pos,
-                       " exceeds the ", input.size() - pos - kBlockLengthSize,
-                       " bytes remaining"));
+                       " exceeds the ", input.size() - pos - kBlockLengthSize, " bytes remaining"));
     }
     pos += kBlockLengthSize;
     absl::Status s = DecodeRawBlock(input.subspan(pos, static_cast<size_t>(length)), pos,
@@ -131,8 +128,7 @@ absl::Status SnappyCompress(std::span<const uint8_t> input, ByteBuffer& out) {
   return absl::OkStatus();
 }
 
-absl::Status SnappyDecompress(std::span<const uint8_t> input, size_t max_output,
-                              ByteBuffer& out) {
+absl::Status SnappyDecompress(std::span<const uint8_t> input, size_t max_output, ByteBuffer& out) {
   // A raw block cannot start with the magic: 0x82 0x53 as a varint length
   // would be followed by a literal tag whose low bits ('N' = 0b01001110) say
   // "copy", which a valid block never starts with.

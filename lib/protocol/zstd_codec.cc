@@ -62,8 +62,7 @@ absl::Status ZstdCompress(int level, std::span<const uint8_t> input, ByteBuffer&
   return absl::OkStatus();
 }
 
-absl::Status ZstdDecompress(std::span<const uint8_t> input, size_t max_output,
-                            ByteBuffer& out) {
+absl::Status ZstdDecompress(std::span<const uint8_t> input, size_t max_output, ByteBuffer& out) {
   if (input.empty()) return absl::InvalidArgumentError("zstd: input empty, no frame header");
   std::unique_ptr<ZSTD_DCtx, DctxDeleter> dctx(ZSTD_createDCtx());
   if (dctx == nullptr) return absl::ResourceExhaustedError("zstd: cannot create context");
@@ -92,8 +91,8 @@ absl::Status ZstdDecompress(std::span<const uint8_t> input, size_t max_output,
             "zstd: frame window exceeds the ", 1ull << WindowLogMax(max_output),
             "-byte limit for max_output ", max_output, " (at input byte ", before, ")"));
       }
-      return absl::InvalidArgumentError(absl::StrCat(
-          "zstd: ", ZSTD_getErrorName(remaining_hint), " at input byte ", before));
+      return absl::InvalidArgumentError(
+          absl::StrCat("zstd: ", ZSTD_getErrorName(remaining_hint), " at input byte ", before));
     }
     sink.Commit(o.pos);
     if (sink.exceeded()) return OutputTooLarge("zstd", max_output);
@@ -101,8 +100,8 @@ absl::Status ZstdDecompress(std::span<const uint8_t> input, size_t max_output,
     if ((in.pos == in.size && o.pos < o.size) || (in.pos == before && o.pos == 0)) {
       // The frame is unfinished, yet the decoder stopped with room left to
       // write: it needs bytes we do not have.
-      return absl::InvalidArgumentError(absl::StrCat(
-          "zstd: input truncated: frame incomplete after ", input.size(), " bytes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("zstd: input truncated: frame incomplete after ", input.size(), " bytes"));
     }
     dst = sink.Next();
   }

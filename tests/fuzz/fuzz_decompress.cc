@@ -6,10 +6,15 @@
 // report or abort below is a bug: decoders must answer hostile bytes with a
 // status, keep to the bound, and leave the buffer's old bytes alone.
 //
+// Built by hand (from the repository root; meson builds it with
+// -Dfuzzers=true once tests/fuzz/meson.build lists it):
+//
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
-//     -Iinclude -Ilib tests/fuzz/fuzz_decompress.cc lib/protocol/{compression,
+//     -Iinclude -Ilib tests/fuzz/fuzz_decompress.cc lib/protocol/{compression,\
 //     bounded_sink,gzip_codec,snappy_codec,lz4_codec,zstd_codec}.cc \
-//     $(pkg-config --cflags --libs absl_status absl_statusor absl_strings libzstd liblz4 snappy zlib)
+//     $(pkg-config --cflags --libs absl_status absl_statusor absl_strings \
+//       libzstd liblz4 snappy zlib) -o fuzz_decompress
+//   ./fuzz_decompress -max_total_time=30 tests/fuzz/corpus/fuzz_decompress
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -55,8 +55,8 @@ Bytes JsonLike(size_t size) {
   static const char* kEvents[] = {"click", "view", "purchase", "signup"};
   for (int i = 0; s.size() < size; ++i) {
     s += "{\"id\":" + std::to_string(i) + ",\"user\":\"user-" + std::to_string(rng() % 5000) +
-         "\",\"event\":\"" + kEvents[rng() % 4] + "\",\"ts\":" +
-         std::to_string(1700000000000ull + rng() % 100000) + "}\n";
+         "\",\"event\":\"" + kEvents[rng() % 4] +
+         "\",\"ts\":" + std::to_string(1700000000000ull + rng() % 100000) + "}\n";
   }
   s.resize(size);
   return ToBytes(s);
@@ -96,8 +96,8 @@ Bytes MustDecompress(CompressionType type, std::span<const uint8_t> input,
 }
 
 // Expects failure with `code` and `out` exactly as it was before the call.
-void ExpectDecompressFails(CompressionType type, std::span<const uint8_t> input,
-                           size_t max_output, absl::StatusCode code) {
+void ExpectDecompressFails(CompressionType type, std::span<const uint8_t> input, size_t max_output,
+                           absl::StatusCode code) {
   ByteBuffer out = Prefilled();
   absl::Status s = Decompress(type, input, max_output, out);
   INFO(CompressionTypeName(type) << " on " << input.size() << " bytes: " << s.ToString());
@@ -174,14 +174,12 @@ TEST_CASE("levels outside a codec's range are refused", "[compression]") {
     int level;
     std::string range;
   };
-  for (const Case& c : {Case{CompressionType::kGzip, 0, "[1, 9]"},
-                        Case{CompressionType::kGzip, 10, "[1, 9]"},
-                        Case{CompressionType::kGzip, -2, "[1, 9]"},
-                        Case{CompressionType::kLz4, -1, "[0, 12]"},
-                        Case{CompressionType::kLz4, 13, "[0, 12]"},
-                        Case{CompressionType::kZstd, 23, "22]"},
-                        Case{CompressionType::kSnappy, 1, "no levels"},
-                        Case{CompressionType::kNone, 1, "no levels"}}) {
+  for (const Case& c :
+       {Case{CompressionType::kGzip, 0, "[1, 9]"}, Case{CompressionType::kGzip, 10, "[1, 9]"},
+        Case{CompressionType::kGzip, -2, "[1, 9]"}, Case{CompressionType::kLz4, -1, "[0, 12]"},
+        Case{CompressionType::kLz4, 13, "[0, 12]"}, Case{CompressionType::kZstd, 23, "22]"},
+        Case{CompressionType::kSnappy, 1, "no levels"},
+        Case{CompressionType::kNone, 1, "no levels"}}) {
     ByteBuffer out = Prefilled();
     absl::Status s = Compress(c.type, c.level, input, out);
     INFO(CompressionTypeName(c.type) << " level " << c.level << ": " << s.ToString());
@@ -202,8 +200,7 @@ TEST_CASE("unknown compression types are refused", "[compression]") {
 }
 
 TEST_CASE("snappy writes the xerial framing snappy-java reads", "[compression][snappy]") {
-  const uint8_t kHeader[16] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0x00,
-                               0,    0,   0,   1,   0,   0,   0,   1};
+  const uint8_t kHeader[16] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0x00, 0, 0, 0, 1, 0, 0, 0, 1};
   SECTION("empty input is the header alone") {
     CHECK(MustCompress(CompressionType::kSnappy, {}) == Bytes(kHeader, kHeader + 16));
   }
@@ -222,8 +219,8 @@ TEST_CASE("snappy writes the xerial framing snappy-java reads", "[compression][s
       pos += 4;
       REQUIRE(length <= packed.size() - pos);
       std::string block;
-      REQUIRE(snappy::Uncompress(reinterpret_cast<const char*>(packed.data() + pos), length,
-                                 &block));
+      REQUIRE(
+          snappy::Uncompress(reinterpret_cast<const char*>(packed.data() + pos), length, &block));
       block_sizes.push_back(block.size());
       rebuilt.insert(rebuilt.end(), block.begin(), block.end());
       pos += length;
@@ -276,15 +273,15 @@ TEST_CASE("payloads written by other implementations decode", "[compression][int
     const char* file;
     int copies;
   };
-  for (const Case& c : {Case{CompressionType::kGzip, "plain.python.gz", 1},
-                        Case{CompressionType::kGzip, "plain.cli.gz", 1},
-                        Case{CompressionType::kGzip, "plain_twice.members.gz", 2},
-                        Case{CompressionType::kZstd, "plain.zst", 1},
-                        Case{CompressionType::kZstd, "plain.nosize.zst", 1},
-                        Case{CompressionType::kZstd, "plain_twice.frames.zst", 2},
-                        Case{CompressionType::kLz4, "plain.lz4", 1},
-                        Case{CompressionType::kLz4, "plain.hc.lz4", 1},
-                        Case{CompressionType::kLz4, "plain_x20.linked.lz4", 20}}) {
+  for (const Case& c :
+       {Case{CompressionType::kGzip, "plain.python.gz", 1},
+        Case{CompressionType::kGzip, "plain.cli.gz", 1},
+        Case{CompressionType::kGzip, "plain_twice.members.gz", 2},
+        Case{CompressionType::kZstd, "plain.zst", 1},
+        Case{CompressionType::kZstd, "plain.nosize.zst", 1},
+        Case{CompressionType::kZstd, "plain_twice.frames.zst", 2},
+        Case{CompressionType::kLz4, "plain.lz4", 1}, Case{CompressionType::kLz4, "plain.hc.lz4", 1},
+        Case{CompressionType::kLz4, "plain_x20.linked.lz4", 20}}) {
     INFO(c.file);
     const Bytes packed = ReadFixture(c.file);
     CHECK(MustDecompress(c.type, packed) == Repeat(plain, c.copies));
@@ -375,8 +372,8 @@ TEST_CASE("truncated input is malformed, never a crash", "[compression]") {
   for (CompressionType type : kRealCodecs) {
     const Bytes packed = MustCompress(type, input);
     // Length 16 would be a valid (empty) xerial stream; skip nothing else.
-    for (size_t len : {size_t{0}, size_t{1}, size_t{5}, size_t{12}, size_t{20},
-                       packed.size() / 2, packed.size() - 1}) {
+    for (size_t len : {size_t{0}, size_t{1}, size_t{5}, size_t{12}, size_t{20}, packed.size() / 2,
+                       packed.size() - 1}) {
       INFO(CompressionTypeName(type) << " cut to " << len << " of " << packed.size());
       ExpectDecompressFails(type, std::span(packed).first(len), 64 * kMiB,
                             absl::StatusCode::kInvalidArgument);

@@ -49,15 +49,24 @@ std::string_view CompressionTypeName(CompressionType type);
 // Parses the names above (as in compression.type); nullopt when unknown.
 std::optional<CompressionType> ParseCompressionType(std::string_view name);
 
-// Appends the compressed form of `input` to `out`. `level` outside the
-// codec's range is an InvalidArgument error naming the range.
+// Appends the compressed form of `input` to `out`. Levels: gzip 1-9 or -1
+// (= 6); lz4 0-12 (0-2 fast mode, 3-12 high compression); zstd
+// ZSTD_minCLevel() (negative = fast) to 22, 0 meaning zstd's default (3);
+// snappy and none have no levels and take only kDefaultCompressionLevel.
+// Any other level is an InvalidArgument error naming the range, and `out`
+// is left as it was.
 absl::Status Compress(CompressionType type, int level, std::span<const uint8_t> input,
                       ByteBuffer& out);
 
 // Appends the decompressed form of `input` to `out`. Malformed input is an
 // InvalidArgument error saying which codec failed and why; inflating past
-// `max_output` bytes is a ResourceExhausted error. `out` keeps what it had
-// before the call in both cases (anything appended is dropped).
+// `max_output` bytes is a ResourceExhausted error, as is a zstd frame whose
+// window is larger than max(8 MiB, max_output) or 128 MiB (the decoder
+// would reserve it up front). `out` keeps what it had before the call in
+// both cases (anything appended is dropped), and never grows much past
+// max_output on the way. Concatenated gzip members, zstd frames, lz4 frames
+// and xerial snappy streams decode as one payload; bytes after the last are
+// malformed input. Empty input is malformed for every codec but none.
 absl::Status Decompress(CompressionType type, std::span<const uint8_t> input,
                         size_t max_output, ByteBuffer& out);
 
