@@ -1,0 +1,234 @@
+// Log open (with recovery), close, and the small accessors.
+#include <fcntl.h>
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "runnel/common/status_macros.h"
+#include "storage/batch_scanner.h"
+#include "storage/file_util.h"
+#include "storage/log_format.h"
+#include "storage/log_impl.h"
+
+namespace runnel::storage {
+
+absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogOpenOptions options) {
+  RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<LogImpl> log, LogImpl::OpenImpl(std::move(options)));
+  return std::unique_ptr<Log>(std::move(log));
+}
+
+LogImpl::LogImpl(std::string dir, LogOptions options, const Clock* clock)
+    : dir_(std::move(dir)), clock_(clock), options_(std::move(options)) {}
+
+LogImpl::~LogImpl() { (void)Close(); }
+
+absl::StatusOr<std::unique_ptr<LogImpl>> LogImpl::OpenImpl(LogOpenOptions options) {
+  if (options.dir.empty()) return absl::InvalidArgumentError("LogOpenOptions.dir is empty");
+  RUNNEL_RETURN_IF_ERROR(options.log.Validate());
+  const Clock* clock = options.clock != nullptr ? options.clock : Clock::System();
+  std::unique_ptr<LogImpl> log(new LogImpl(options.dir, options.log, clock));
+  RUNNEL_RETURN_IF_ERROR(log->Load(options));
+  return log;
+}
+
+absl::Status LogImpl::CleanUpStrayFiles(const std::vector<std::string>& names) {
+  // An interrupted segment replacement: a complete .swap wins over the
+  // segments it replaces (offsets below its end), as in Kafka.
+  for (const std::string& name : names) {
+    std::optional<int64_t> base =
+        ParseSegmentFileName(name, absl::StrCat(kLogFileSuffix, kSwapFileSuffix));
+    if (!base.has_value()) continue;
+    std::string swap_path = JoinPath(dir_, name);
+    RUNNEL_ASSIGN_OR_RETURN(FileHandle fh, OpenFile(swap_path, O_RDONLY));
+    RUNNEL_ASSIGN_OR_RETURN(int64_t size, FileSize(fh.get(), swap_path));
+    int64_t swap_end = *base;
+    BatchScanner scan(fh.get(), swap_path, 0, size);
+    while (true) {
+      absl::StatusOr<std::optional<BatchInfo>> b = scan.Next();
+      if (!b.ok() || !b->has_value()) break;
+      swap_end = (*b)->last_offset + 1;
+    }
+    for (const std::string& other : names) {
+      std::optional<int64_t> live = ParseSegmentFileName(other, kLogFileSuffix);
+      if (live.has_value() && *live > *base && *live < swap_end) {
+        for (absl::string_view ext : {kLogFileSuffix, kIndexFileSuffix, kTimeIndexFileSuffix}) {
+          RUNNEL_RETURN_IF_ERROR(RemoveFile(JoinPath(dir_, SegmentFileName(*live, ext))));
+        }
+      }
+    }
+    for (absl::string_view ext : {kLogFileSuffix, kIndexFileSuffix, kTimeIndexFileSuffix}) {
+      std::string from = JoinPath(dir_, absl::StrCat(SegmentFileName(*base, ext), kSwapFileSuffix));
+      if (PathExists(from)) RUNNEL_RETURN_IF_ERROR(RenameFile(from, JoinPath(dir_, SegmentFileName(*base, ext))));
+    }
+  }
+  for (const std::string& name : names) {
+    if (absl::EndsWith(name, kDeletedFileSuffix) || absl::EndsWith(name, kCleanedFileSuffix) ||
+        absl::EndsWith(name, kTmpFileSuffix)) {
+      RUNNEL_RETURN_IF_ERROR(RemoveFile(JoinPath(dir_, name)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LogImpl::Load(const LogOpenOptions& open) {
+  absl::MutexLock lock(&mu_);
+  RUNNEL_RETURN_IF_ERROR(CreateDirs(dir_));
+  RUNNEL_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir_));
+  RUNNEL_RETURN_IF_ERROR(CleanUpStrayFiles(names));
+  RUNNEL_ASSIGN_OR_RETURN(names, ListDir(dir_));
+
+  const int64_t now = clock_->NowMs();
+  auto segments = std::make_shared<SegmentMap>();
+  for (const std::string& name : names) {
+    if (std::optional<int64_t> base = ParseSegmentFileName(name, kLogFileSuffix)) {
+      RUNNEL_ASSIGN_OR_RETURN((*segments)[*base], Segment::OpenExisting(dir_, *base, now));
+    }
+  }
+  // Index files whose .log is gone would be mistaken for a new segment's.
+  for (const std::string& name : names) {
+    for (absl::string_view ext : {kIndexFileSuffix, kTimeIndexFileSuffix}) {
+      std::optional<int64_t> base = ParseSegmentFileName(name, ext);
+      if (base.has_value() && !segments->contains(*base)) {
+        RUNNEL_RETURN_IF_ERROR(RemoveFile(JoinPath(dir_, name)));
+      }
+    }
+  }
+  if (segments->empty()) {
+    const int64_t start = std::max<int64_t>(open.log_start_offset, 0);
+    RUNNEL_ASSIGN_OR_RETURN((*segments)[start],
+                            Segment::Create(dir_, start, options_.segment_index_bytes, now));
+  }
+
+  // Recover every segment from the one holding the recovery point on, and
+  // any earlier one whose indexes look wrong.
+  auto first_unflushed = segments->upper_bound(open.recovery_point);
+  if (first_unflushed != segments->begin()) --first_unflushed;
+  bool cut = false;
+  for (auto it = segments->begin(); it != segments->end();) {
+    Segment& seg = *it->second;
+    const bool unflushed = it->first >= first_unflushed->first;
+    if (cut) {
+      // Everything after a torn write is unreachable: drop it, as Kafka does.
+      report_.segments_deleted++;
+      for (absl::string_view ext : {kLogFileSuffix, kIndexFileSuffix, kTimeIndexFileSuffix}) {
+        RUNNEL_RETURN_IF_ERROR(RemoveFile(JoinPath(dir_, SegmentFileName(it->first, ext))));
+      }
+      it = segments->erase(it);
+      continue;
+    }
+    const bool sane = seg.IndexesLookSane();
+    if (unflushed || !sane) {
+      if (!sane) report_.rebuilt_indexes.push_back(seg.offset_index().file().path());
+      RUNNEL_ASSIGN_OR_RETURN(SegmentRecovery rec,
+                              seg.Recover(options_.index_interval_bytes,
+                                          options_.segment_index_bytes));
+      report_.segments_recovered++;
+      if (rec.truncation.has_value()) {
+        report_.truncations.push_back(*rec.truncation);
+        cut = unflushed;
+      }
+      if (std::next(it) != segments->end()) RUNNEL_RETURN_IF_ERROR(seg.CloseForAppends());
+    }
+    ++it;
+  }
+  active_ = segments->rbegin()->second;
+  if (active_->next_offset() == active_->base_offset() && active_->size() > 0) {
+    // Not recovered: find its end from the last index entry on.
+    absl::Status tail = active_->LoadTail();
+    if (!tail.ok()) {
+      RUNNEL_ASSIGN_OR_RETURN(SegmentRecovery rec,
+                              active_->Recover(options_.index_interval_bytes,
+                                               options_.segment_index_bytes));
+      report_.segments_recovered++;
+      if (rec.truncation.has_value()) report_.truncations.push_back(*rec.truncation);
+    }
+  }
+  RUNNEL_RETURN_IF_ERROR(active_->OpenForAppends(options_.segment_index_bytes));
+
+  const int64_t end = active_->next_offset();
+  const int64_t start =
+      std::min(std::max(open.log_start_offset, segments->begin()->first), end);
+  end_offset_.store(end, std::memory_order_release);
+  start_offset_.store(start, std::memory_order_release);
+  recovery_point_.store(std::clamp(open.recovery_point, start, end), std::memory_order_release);
+  {
+    absl::MutexLock seg_lock(&segments_mu_);
+    segments_ = std::move(segments);
+  }
+  RUNNEL_ASSIGN_OR_RETURN(epochs_,
+                          LeaderEpochCache::Load(JoinPath(dir_, kLeaderEpochCheckpointFile)));
+  RUNNEL_RETURN_IF_ERROR(epochs_->TruncateFromEnd(end));
+  return epochs_->TruncateFromStart(start);
+}
+
+absl::Status LogImpl::Close() {
+  absl::Status result;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return absl::OkStatus();
+    closed_ = true;
+    if (active_ != nullptr) result = active_->CloseForAppends();
+  }
+  absl::Status removed = RemoveDeletedFiles(/*all=*/true);
+  if (result.ok()) result = removed;
+  waiters_.Close();
+  return result;
+}
+
+int64_t LogImpl::size_bytes() const {
+  int64_t total = 0;
+  for (const auto& [base, seg] : *SegmentsSnapshot()) total += seg->size();
+  return total;
+}
+
+int32_t LogImpl::segment_count() const {
+  return static_cast<int32_t>(SegmentsSnapshot()->size());
+}
+
+std::shared_ptr<const LogImpl::SegmentMap> LogImpl::SegmentsSnapshot() const {
+  absl::MutexLock lock(&segments_mu_);
+  return segments_;
+}
+
+void LogImpl::PublishSegments(std::shared_ptr<const SegmentMap> segments) {
+  absl::MutexLock lock(&segments_mu_);
+  segments_ = std::move(segments);
+}
+
+LogOptions LogImpl::options() const {
+  absl::MutexLock lock(&mu_);
+  return options_;
+}
+
+absl::Status LogImpl::UpdateOptions(const LogOptions& options) {
+  RUNNEL_RETURN_IF_ERROR(options.Validate());
+  absl::MutexLock lock(&mu_);
+  options_ = options;
+  return absl::OkStatus();
+}
+
+absl::Status LogImpl::WaitForOffset(int64_t offset, absl::Time deadline) const {
+  return waiters_.Wait(offset, deadline);
+}
+
+WatchId LogImpl::WatchOffset(int64_t offset, std::function<void(absl::Status)> callback) const {
+  return waiters_.Watch(offset, std::move(callback));
+}
+
+bool LogImpl::CancelWatch(WatchId id) const { return waiters_.Cancel(id); }
+
+absl::Status LogImpl::AssignLeaderEpoch(int32_t epoch, int64_t start_offset) {
+  absl::MutexLock lock(&mu_);
+  return epochs_->Assign(epoch, start_offset);
+}
+
+std::vector<EpochEntry> LogImpl::LeaderEpochs() const { return epochs_->Entries(); }
+
+std::optional<int32_t> LogImpl::LatestLeaderEpoch() const { return epochs_->LatestEpoch(); }
+
+EpochEntry LogImpl::EndOffsetForEpoch(int32_t epoch) const {
+  return epochs_->EndOffsetFor(epoch, log_end_offset());
+}
+
+}  // namespace runnel::storage

@@ -1,0 +1,224 @@
+#include "storage/segment.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "runnel/common/status_macros.h"
+#include "storage/log_format.h"
+
+namespace runnel::storage {
+
+Segment::Segment(std::string dir, int64_t base_offset, std::string suffix, FileHandle log_fd,
+                 int64_t size, int64_t now_ms)
+    : dir_(std::move(dir)),
+      base_offset_(base_offset),
+      suffix_(std::move(suffix)),
+      log_path_(PathFor(suffix_, kLogFileSuffix)),
+      log_fd_(std::move(log_fd)),
+      offset_index_(PathFor(suffix_, kIndexFileSuffix), base_offset),
+      time_index_(PathFor(suffix_, kTimeIndexFileSuffix), base_offset),
+      created_ms_(now_ms),
+      size_(size),
+      next_offset_(base_offset) {}
+
+Segment::~Segment() = default;
+
+std::string Segment::PathFor(absl::string_view suffix, absl::string_view ext) const {
+  return JoinPath(dir_, absl::StrCat(SegmentFileName(base_offset_, ext), suffix));
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(const std::string& dir,
+                                                          int64_t base_offset,
+                                                          int32_t index_max_bytes,
+                                                          int64_t now_ms,
+                                                          absl::string_view suffix) {
+  std::string path = JoinPath(dir, absl::StrCat(SegmentFileName(base_offset, kLogFileSuffix), suffix));
+  RUNNEL_ASSIGN_OR_RETURN(FileHandle fd, OpenFile(path, O_RDWR | O_CREAT | O_TRUNC));
+  std::shared_ptr<Segment> seg(
+      new Segment(dir, base_offset, std::string(suffix), std::move(fd), 0, now_ms));
+  // Stale index files of an earlier segment at this offset would be taken
+  // for entries: start them empty.
+  RUNNEL_RETURN_IF_ERROR(RemoveFile(seg->offset_index_.file().path()));
+  RUNNEL_RETURN_IF_ERROR(RemoveFile(seg->time_index_.file().path()));
+  RUNNEL_RETURN_IF_ERROR(seg->OpenForAppends(index_max_bytes));
+  seg->max_timestamp_known_.store(true);
+  return seg;
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> Segment::OpenExisting(const std::string& dir,
+                                                                int64_t base_offset,
+                                                                int64_t now_ms) {
+  std::string path = JoinPath(dir, SegmentFileName(base_offset, kLogFileSuffix));
+  RUNNEL_ASSIGN_OR_RETURN(FileHandle fd, OpenFile(path, O_RDWR));
+  RUNNEL_ASSIGN_OR_RETURN(int64_t size, FileSize(fd.get(), path));
+  return std::shared_ptr<Segment>(new Segment(dir, base_offset, "", std::move(fd), size, now_ms));
+}
+
+int64_t Segment::MaxTimestamp() const {
+  if (!max_timestamp_known_.load(std::memory_order_acquire)) {
+    int64_t ts = time_index_.LastEntry().timestamp;
+    int64_t cur = max_timestamp_.load();
+    while (ts > cur && !max_timestamp_.compare_exchange_weak(cur, ts)) {
+    }
+    max_timestamp_known_.store(true, std::memory_order_release);
+  }
+  return max_timestamp_.load(std::memory_order_acquire);
+}
+
+int64_t Segment::RollTimestamp() const {
+  int64_t first = first_batch_timestamp_.load(std::memory_order_acquire);
+  return first >= 0 ? first : created_ms_;
+}
+
+bool Segment::NeedsRollFor(int64_t last_offset, int64_t bytes) const {
+  return last_offset - base_offset_ > INT32_MAX || size() + bytes > kMaxSegmentBytes ||
+         offset_index_.file().full() || time_index_.file().full();
+}
+
+absl::StatusOr<std::optional<BatchInfo>> Segment::FindBatch(int64_t offset, int64_t limit) const {
+  int64_t start = offset_index_.Lookup(offset).position;
+  if (start > limit) start = 0;  // an index entry past a truncation
+  BatchScanner scan(fd(), log_path_, start, limit);
+  while (true) {
+    RUNNEL_ASSIGN_OR_RETURN(std::optional<BatchInfo> b, scan.Next());
+    if (!b.has_value() || b->last_offset >= offset) return b;
+  }
+}
+
+absl::StatusOr<std::optional<BatchInfo>> Segment::FindBatchByTimestamp(int64_t timestamp) const {
+  // The last entry with a timestamp below the target: every batch up to its
+  // offset is older than the target, so the scan may start there.
+  TimestampOffsetEntry te = time_index_.Lookup(timestamp - 1);
+  const int64_t limit = size();
+  int64_t start = offset_index_.Lookup(te.offset).position;
+  if (start > limit) start = 0;
+  BatchScanner scan(fd(), log_path_, start, limit);
+  while (true) {
+    RUNNEL_ASSIGN_OR_RETURN(std::optional<BatchInfo> b, scan.Next());
+    if (!b.has_value() || b->max_timestamp >= timestamp) return b;
+  }
+}
+
+absl::Status Segment::ReadBytes(int64_t position, int64_t length, ByteBuffer& out) const {
+  const size_t before = out.size();
+  uint8_t* dst = out.AppendUninitialized(static_cast<size_t>(length));
+  RUNNEL_ASSIGN_OR_RETURN(size_t got,
+                          PreadUpTo(fd(), dst, static_cast<size_t>(length), position, log_path_));
+  if (static_cast<int64_t>(got) != length) {
+    out.Truncate(before);
+    return absl::DataLossError(absl::StrCat(log_path_, ": expected ", length, " bytes at byte ",
+                                            position, ", file ends after ", got));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Segment::AddIndexEntries(const AppendedBatch& b, int64_t position,
+                                      int32_t index_interval_bytes) {
+  if (first_batch_timestamp_.load(std::memory_order_relaxed) < 0 && position == 0) {
+    first_batch_timestamp_.store(b.max_timestamp, std::memory_order_release);
+  }
+  if (b.max_timestamp > max_timestamp_.load(std::memory_order_relaxed)) {
+    max_timestamp_.store(b.max_timestamp, std::memory_order_release);
+    offset_of_max_timestamp_.store(b.last_offset, std::memory_order_relaxed);
+  }
+  if (bytes_since_last_index_entry_ > index_interval_bytes) {
+    RUNNEL_RETURN_IF_ERROR(offset_index_.Append(b.last_offset, position));
+    RUNNEL_RETURN_IF_ERROR(time_index_.Append(max_timestamp_.load(), offset_of_max_timestamp_.load()));
+    bytes_since_last_index_entry_ = 0;
+  }
+  bytes_since_last_index_entry_ += b.size;
+  return absl::OkStatus();
+}
+
+absl::Status Segment::Append(std::span<const iovec> iov, std::span<const AppendedBatch> batches,
+                             int32_t index_interval_bytes) {
+  const int64_t start = size_.load(std::memory_order_relaxed);
+  absl::Status written = PwritevAll(fd(), iov, start, log_path_);
+  if (!written.ok()) {
+    // A partial write must not stay: cut the file back so the next append
+    // (and a reopen) starts at a batch boundary.
+    absl::Status cut = Truncate(fd(), start, log_path_);
+    if (!cut.ok()) {
+      return absl::DataLossError(absl::StrCat(written.message(), "; cutting ", log_path_,
+                                              " back to byte ", start, " failed too: ",
+                                              cut.message()));
+    }
+    return written;
+  }
+  int64_t position = start;
+  for (const AppendedBatch& b : batches) {
+    RUNNEL_RETURN_IF_ERROR(AddIndexEntries(b, position, index_interval_bytes));
+    position += b.size;
+  }
+  size_.store(position, std::memory_order_release);
+  if (!batches.empty()) {
+    next_offset_.store(batches.back().last_offset + 1, std::memory_order_release);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<int64_t>> Segment::TruncateTo(int64_t offset) {
+  RUNNEL_ASSIGN_OR_RETURN(std::optional<BatchInfo> cut, FindBatch(offset, size()));
+  if (!cut.has_value()) return std::nullopt;
+  RUNNEL_RETURN_IF_ERROR(offset_index_.file().EnsureOpen(false, 0));
+  RUNNEL_RETURN_IF_ERROR(time_index_.file().EnsureOpen(false, 0));
+  offset_index_.TruncateTo(offset);
+  time_index_.TruncateTo(offset);
+  size_.store(cut->position, std::memory_order_release);
+  RUNNEL_RETURN_IF_ERROR(Truncate(fd(), cut->position, log_path_));
+  // Timestamps and the next offset come from what is left.
+  max_timestamp_.store(-1);
+  offset_of_max_timestamp_.store(-1);
+  if (cut->position == 0) first_batch_timestamp_.store(-1);
+  RUNNEL_RETURN_IF_ERROR(LoadTail());
+  return cut->base_offset;
+}
+
+absl::Status Segment::OpenForAppends(int32_t index_max_bytes) {
+  RUNNEL_RETURN_IF_ERROR(offset_index_.file().Resize(index_max_bytes));
+  return time_index_.file().Resize(index_max_bytes);
+}
+
+absl::Status Segment::CloseForAppends() {
+  // The final time-index entry makes MaxTimestamp() of a reopened segment
+  // exact without scanning it (Kafka does the same on roll).
+  if (time_index_.file().entries() < time_index_.file().max_entries() &&
+      max_timestamp_.load() >= 0) {
+    RUNNEL_RETURN_IF_ERROR(time_index_.Append(max_timestamp_.load(), offset_of_max_timestamp_.load()));
+  }
+  RUNNEL_RETURN_IF_ERROR(offset_index_.file().Trim());
+  return time_index_.file().Trim();
+}
+
+absl::Status Segment::Flush() const {
+  RUNNEL_RETURN_IF_ERROR(Fsync(fd(), log_path_));
+  RUNNEL_RETURN_IF_ERROR(offset_index_.file().Flush());
+  return time_index_.file().Flush();
+}
+
+absl::StatusOr<std::vector<std::string>> Segment::RenameForDelete() {
+  std::vector<std::string> renamed;
+  for (absl::string_view ext : {kLogFileSuffix, kIndexFileSuffix, kTimeIndexFileSuffix}) {
+    std::string from = PathFor(suffix_, ext);
+    if (!PathExists(from)) continue;
+    std::string to = absl::StrCat(from, kDeletedFileSuffix);
+    RUNNEL_RETURN_IF_ERROR(RenameFile(from, to));
+    renamed.push_back(std::move(to));
+  }
+  suffix_ = absl::StrCat(suffix_, kDeletedFileSuffix);
+  return renamed;
+}
+
+absl::Status Segment::RenameSuffix(absl::string_view to) {
+  for (absl::string_view ext : {kLogFileSuffix, kIndexFileSuffix, kTimeIndexFileSuffix}) {
+    std::string from = PathFor(suffix_, ext);
+    if (!PathExists(from)) continue;
+    RUNNEL_RETURN_IF_ERROR(RenameFile(from, PathFor(to, ext)));
+  }
+  suffix_ = std::string(to);
+  return absl::OkStatus();
+}
+
+}  // namespace runnel::storage
