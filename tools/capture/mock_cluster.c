@@ -20,7 +20,6 @@
  */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
-
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,9 +49,8 @@ int main(int argc, char **argv) {
         if (topic_cnt < 32) topics[topic_cnt++] = optarg;
         break;
       case 'a':
-        if (api_cnt < 32 &&
-            sscanf(optarg, "%d:%d:%d", &api_ranges[api_cnt][0],
-                   &api_ranges[api_cnt][1], &api_ranges[api_cnt][2]) == 3)
+        if (api_cnt < 32 && sscanf(optarg, "%d:%d:%d", &api_ranges[api_cnt][0],
+                                   &api_ranges[api_cnt][1], &api_ranges[api_cnt][2]) == 3)
           api_cnt++;
         else
           fprintf(stderr, "bad -a %s (want KEY:MIN:MAX)\n", optarg);
@@ -69,8 +67,7 @@ int main(int argc, char **argv) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   /* The handle only hosts the mock cluster's thread; keep it quiet. */
   rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
-  rd_kafka_t *rk =
-      rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
   if (!rk) {
     fprintf(stderr, "rd_kafka_new: %s\n", errstr);
     return 1;
@@ -90,8 +87,7 @@ int main(int argc, char **argv) {
       *colon = '\0';
       partitions = atoi(colon + 1);
     }
-    rd_kafka_resp_err_t err =
-        rd_kafka_mock_topic_create(mcluster, name, partitions, 1);
+    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mcluster, name, partitions, 1);
     if (err) {
       fprintf(stderr, "topic %s: %s\n", name, rd_kafka_err2str(err));
       return 1;
@@ -99,8 +95,7 @@ int main(int argc, char **argv) {
   }
 
   for (int i = 0; i < api_cnt; i++)
-    rd_kafka_mock_set_apiversion(mcluster, (int16_t)api_ranges[i][0],
-                                 (int16_t)api_ranges[i][1],
+    rd_kafka_mock_set_apiversion(mcluster, (int16_t)api_ranges[i][0], (int16_t)api_ranges[i][1],
                                  (int16_t)api_ranges[i][2]);
 
   signal(SIGINT, on_signal);
