@@ -113,9 +113,11 @@ absl::StatusOr<AppendResult> LogImpl::Append(std::span<uint8_t> batches,
     const int64_t first_offset = pending.front().base_offset;
     const int64_t last_offset = pending.back().meta.last_offset;
     const int64_t bytes = static_cast<int64_t>(batches.size());
+    int64_t max_timestamp = -1;
+    for (const AppendedBatch& m : metas) max_timestamp = std::max(max_timestamp, m.max_timestamp);
     if (active_->size() > 0 &&
         (active_->size() + bytes > options_.segment_bytes ||
-         now - active_->RollTimestamp() >= options_.segment_ms ||
+         active_->TimeWaitedForRoll(now, max_timestamp) >= options_.segment_ms ||
          active_->NeedsRollFor(last_offset, bytes))) {
       RUNNEL_RETURN_IF_ERROR(RollLocked(first_offset));
     }

@@ -139,6 +139,8 @@ absl::Status LogImpl::DeleteRecordsBefore(int64_t offset) {
 absl::StatusOr<int> LogImpl::ApplyRetention() {
   absl::MutexLock lock(&mu_);
   RUNNEL_RETURN_IF_ERROR(CheckWritable());
+  // Earlier deletions whose delay has passed go now.
+  RUNNEL_RETURN_IF_ERROR(RemoveDeletedFiles(false));
   std::shared_ptr<const SegmentMap> segments = SegmentsSnapshot();
   std::vector<std::shared_ptr<Segment>> ordered;
   int64_t total = 0;

@@ -67,9 +67,9 @@ int64_t Segment::MaxTimestamp() const {
   return max_timestamp_.load(std::memory_order_acquire);
 }
 
-int64_t Segment::RollTimestamp() const {
+int64_t Segment::TimeWaitedForRoll(int64_t now_ms, int64_t incoming_max_timestamp) const {
   int64_t first = first_batch_timestamp_.load(std::memory_order_acquire);
-  return first >= 0 ? first : created_ms_;
+  return first >= 0 ? incoming_max_timestamp - first : now_ms - created_ms_;
 }
 
 bool Segment::NeedsRollFor(int64_t last_offset, int64_t bytes) const {

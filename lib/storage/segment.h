@@ -86,9 +86,10 @@ class Segment {
   // The largest batch max timestamp seen (-1 when none); loads the time index
   // of a segment opened without recovery.
   int64_t MaxTimestamp() const;
-  // The max timestamp of the first batch (the segment.ms clock starts there),
-  // or the time the segment was created/opened when it has no batches.
-  int64_t RollTimestamp() const;
+  // How long the segment has been open for segment.ms, Kafka's way: in
+  // record time (the incoming batch's max timestamp minus the first batch's)
+  // when the first batch has a timestamp, else by the clock since creation.
+  int64_t TimeWaitedForRoll(int64_t now_ms, int64_t incoming_max_timestamp) const;
   // True when a batch ending at `last_offset` would overflow the index's
   // relative offsets, or an index is full: the log must roll first.
   bool NeedsRollFor(int64_t last_offset, int64_t bytes) const;
