@@ -86,8 +86,8 @@ inline uint64_t Load64(const uint8_t* p) {
 
 // Consumes floor(n / (3 * block)) triples of `block`-byte runs.
 __attribute__((target("sse4.2"))) inline uint64_t ThreeWay(uint64_t crc0, const uint8_t*& p,
-                                                          size_t& n, size_t block,
-                                                          const ShiftTable& shift) {
+                                                           size_t& n, size_t block,
+                                                           const ShiftTable& shift) {
   while (n >= 3 * block) {
     uint64_t crc1 = 0;
     uint64_t crc2 = 0;

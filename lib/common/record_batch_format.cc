@@ -31,14 +31,14 @@ absl::StatusOr<BatchFrame> FrameBatch(std::span<const uint8_t> bytes, uint64_t p
   const int32_t batch_length = LoadBigEndian<int32_t>(bytes.data() + kBatchLengthOffset);
   if (batch_length < kMinBatchLength) {
     return absl::DataLossError(
-        absl::StrFormat("record batch at byte %d: batchLength %d is below the minimum %d",
-                        position, batch_length, kMinBatchLength));
+        absl::StrFormat("record batch at byte %d: batchLength %d is below the minimum %d", position,
+                        batch_length, kMinBatchLength));
   }
   frame.size = kLogOverhead + static_cast<size_t>(batch_length);
   if (frame.size > max_batch_size) {
     return absl::DataLossError(
-        absl::StrFormat("record batch at byte %d: size %d exceeds the limit of %d bytes",
-                        position, frame.size, max_batch_size));
+        absl::StrFormat("record batch at byte %d: size %d exceeds the limit of %d bytes", position,
+                        frame.size, max_batch_size));
   }
   if (bytes.size() < kHeaderSizeUpToMagic) return frame;
   const int8_t magic = static_cast<int8_t>(bytes[kMagicOffset]);

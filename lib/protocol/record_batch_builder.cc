@@ -48,8 +48,8 @@ absl::StatusOr<size_t> RecordBodySize(int64_t timestamp_delta, int32_t offset_de
                                       std::span<const RecordHeader> headers) {
   if (key.size() > kInt32Max || value.size() > kInt32Max || headers.size() > kInt32Max) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "record key (%d bytes), value (%d bytes) or header count (%d) exceeds 2^31-1",
-        key.size(), value.size(), headers.size()));
+        "record key (%d bytes), value (%d bytes) or header count (%d) exceeds 2^31-1", key.size(),
+        value.size(), headers.size()));
   }
   // Sums stay far below SIZE_MAX: every term is under 2^31 and the header
   // loop bails out once the total passes kInt32Max.
@@ -73,9 +73,7 @@ absl::StatusOr<size_t> RecordBodySize(int64_t timestamp_delta, int32_t offset_de
 
 }  // namespace
 
-RecordBatchBuilder::RecordBatchBuilder(const RecordBatchBuilderOptions& options) {
-  Reset(options);
-}
+RecordBatchBuilder::RecordBatchBuilder(const RecordBatchBuilderOptions& options) { Reset(options); }
 
 void RecordBatchBuilder::Reset(const RecordBatchBuilderOptions& options) {
   options_ = options;
@@ -100,9 +98,9 @@ absl::Status RecordBatchBuilder::AppendWithOffset(int64_t offset, int64_t timest
                                                   std::span<const RecordHeader> headers) {
   const int64_t delta = WrappingSub(offset, options_.base_offset);
   if (offset < options_.base_offset || delta <= last_offset_delta_) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "offset %d must exceed the previous record's offset %d (base offset %d)", offset,
-        options_.base_offset + last_offset_delta_, options_.base_offset));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("offset %d must exceed the previous record's offset %d (base offset %d)",
+                        offset, options_.base_offset + last_offset_delta_, options_.base_offset));
   }
   return AppendAt(delta, timestamp, key, value, headers);
 }
@@ -112,8 +110,8 @@ size_t RecordBatchBuilder::RecordSize(int64_t timestamp, NullableBytes key, Null
   const int64_t base =
       (record_count_ == 0 && !options_.base_timestamp) ? timestamp : base_timestamp_;
   const int64_t offset_delta = std::min<int64_t>(last_offset_delta_ + 1, INT32_MAX);
-  auto body = RecordBodySize(WrappingSub(timestamp, base), static_cast<int32_t>(offset_delta),
-                             key, value, headers);
+  auto body = RecordBodySize(WrappingSub(timestamp, base), static_cast<int32_t>(offset_delta), key,
+                             value, headers);
   if (!body.ok()) return SIZE_MAX;
   return Varint32Size(static_cast<int32_t>(*body)) + *body;
 }
@@ -132,8 +130,8 @@ absl::Status RecordBatchBuilder::AppendAt(int64_t offset_delta, int64_t timestam
       (record_count_ == 0 && !options_.base_timestamp) ? timestamp : base_timestamp_;
   const int64_t timestamp_delta = WrappingSub(timestamp, base);
   RUNNEL_ASSIGN_OR_RETURN(
-      const size_t body, RecordBodySize(timestamp_delta, static_cast<int32_t>(offset_delta), key,
-                                        value, headers));
+      const size_t body,
+      RecordBodySize(timestamp_delta, static_cast<int32_t>(offset_delta), key, value, headers));
   const size_t total = Varint32Size(static_cast<int32_t>(body)) + body;
 
   const bool compressing = options_.compression != CompressionType::kNone;
@@ -190,8 +188,8 @@ absl::StatusOr<std::span<const uint8_t>> RecordBatchBuilder::Finish() {
   }
   if (options_.compression != CompressionType::kNone) {
     out_.Truncate(rb::kHeaderSize);
-    RUNNEL_RETURN_IF_ERROR(Compress(options_.compression, options_.compression_level,
-                                    scratch_.span(), out_));
+    RUNNEL_RETURN_IF_ERROR(
+        Compress(options_.compression, options_.compression_level, scratch_.span(), out_));
     if (out_.size() - rb::kHeaderSize > kMaxPayload) {
       return absl::InvalidArgumentError("compressed batch exceeds 2^31-1 bytes");
     }
@@ -209,8 +207,7 @@ absl::StatusOr<std::span<const uint8_t>> RecordBatchBuilder::Finish() {
   StoreBigEndian<int32_t>(h + rb::kPartitionLeaderEpochOffset, options_.partition_leader_epoch);
   h[rb::kMagicOffset] = static_cast<uint8_t>(rb::kMagicV2);
   StoreBigEndian<int16_t>(h + rb::kAttributesOffset, attributes);
-  StoreBigEndian<int32_t>(h + rb::kLastOffsetDeltaOffset,
-                          static_cast<int32_t>(last_offset_delta_));
+  StoreBigEndian<int32_t>(h + rb::kLastOffsetDeltaOffset, static_cast<int32_t>(last_offset_delta_));
   StoreBigEndian<int64_t>(h + rb::kBaseTimestampOffset, base_timestamp_);
   StoreBigEndian<int64_t>(h + rb::kMaxTimestampOffset, max_timestamp_);
   StoreBigEndian<int64_t>(h + rb::kProducerIdOffset, options_.producer_id);
@@ -242,9 +239,9 @@ absl::Status CheckWholeBatch(std::span<const uint8_t> batch) {
   auto frame = rb::FrameBatch(batch, 0);
   if (!frame.ok()) return frame.status();
   if (frame->size != batch.size()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "span of %d bytes is not one whole batch (batchLength says %d)", batch.size(),
-        frame->size));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("span of %d bytes is not one whole batch (batchLength says %d)",
+                        batch.size(), frame->size));
   }
   return absl::OkStatus();
 }
@@ -263,17 +260,15 @@ absl::Status SetPartitionLeaderEpoch(std::span<uint8_t> batch, int32_t epoch) {
   return absl::OkStatus();
 }
 
-absl::Status SetMaxTimestamp(std::span<uint8_t> batch, TimestampType type,
-                             int64_t max_timestamp) {
+absl::Status SetMaxTimestamp(std::span<uint8_t> batch, TimestampType type, int64_t max_timestamp) {
   // The CRC is checked first: recomputing it over corrupt bytes would make
   // the corruption look valid.
   RUNNEL_RETURN_IF_ERROR(rb::ValidateBatch(batch, 0));
   uint8_t* p = batch.data();
   int16_t attributes = LoadBigEndian<int16_t>(p + rb::kAttributesOffset);
-  const int16_t new_attributes =
-      type == TimestampType::kLogAppendTime
-          ? static_cast<int16_t>(attributes | rb::kTimestampTypeBit)
-          : static_cast<int16_t>(attributes & ~rb::kTimestampTypeBit);
+  const int16_t new_attributes = type == TimestampType::kLogAppendTime
+                                     ? static_cast<int16_t>(attributes | rb::kTimestampTypeBit)
+                                     : static_cast<int16_t>(attributes & ~rb::kTimestampTypeBit);
   if (new_attributes == attributes &&
       LoadBigEndian<int64_t>(p + rb::kMaxTimestampOffset) == max_timestamp) {
     return absl::OkStatus();  // nothing changes: skip the CRC pass

@@ -139,9 +139,9 @@ bool RecordBatchReader::NextBatch() {
   }
   const size_t payload = batch.size() - rb::kHeaderSize;
   if (codec == 0 && static_cast<size_t>(h.record_count) > payload / rb::kMinRecordSize) {
-    return Fail(absl::DataLossError(absl::StrFormat(
-        "record batch at byte %d: record count %d cannot fit in a %d-byte payload", position,
-        h.record_count, payload)));
+    return Fail(absl::DataLossError(
+        absl::StrFormat("record batch at byte %d: record count %d cannot fit in a %d-byte payload",
+                        position, h.record_count, payload)));
   }
 
   batch_ = batch;
@@ -164,9 +164,9 @@ bool RecordBatchReader::StartRecords() {
     absl::Status s = Decompress(codec, payload, options_.max_decompressed_size, decompressed_);
     if (!s.ok()) {
       return Fail(absl::Status(
-          s.code(), absl::StrFormat("record batch at byte %d: %s payload of %d bytes: %s",
-                                    batch_position(), CompressionTypeName(codec),
-                                    payload.size(), s.message())));
+          s.code(),
+          absl::StrFormat("record batch at byte %d: %s payload of %d bytes: %s", batch_position(),
+                          CompressionTypeName(codec), payload.size(), s.message())));
     }
     if (static_cast<size_t>(header_.record_count) > decompressed_.size() / rb::kMinRecordSize) {
       return Fail(absl::DataLossError(absl::StrFormat(
@@ -185,9 +185,9 @@ bool RecordBatchReader::NextRecord() {
   if (!records_started_ && !StartRecords()) return false;
   if (records_read_ == header_.record_count) {
     if (cursor_ != records_end_) {
-      return Fail(absl::DataLossError(absl::StrFormat(
-          "record batch at byte %d: %d bytes left after the %d records it declares",
-          batch_position(), records_end_ - cursor_, header_.record_count)));
+      return Fail(absl::DataLossError(
+          absl::StrFormat("record batch at byte %d: %d bytes left after the %d records it declares",
+                          batch_position(), records_end_ - cursor_, header_.record_count)));
     }
     return false;
   }
@@ -201,10 +201,10 @@ absl::Status RecordBatchReader::ParseRecord() {
   auto error = [&](const std::string& what) {
     const size_t at = static_cast<size_t>(start - records_begin_);
     const bool compressed = header_.compression() != CompressionType::kNone;
-    return absl::DataLossError(absl::StrFormat(
-        "record batch at byte %d: record %d (at %s byte %d): %s", batch_position(), records_read_,
-        compressed ? "decompressed payload" : "batch", compressed ? at : at + rb::kHeaderSize,
-        what));
+    return absl::DataLossError(
+        absl::StrFormat("record batch at byte %d: record %d (at %s byte %d): %s", batch_position(),
+                        records_read_, compressed ? "decompressed payload" : "batch",
+                        compressed ? at : at + rb::kHeaderSize, what));
   };
 
   if (start == records_end_) {
@@ -248,8 +248,8 @@ absl::Status RecordBatchReader::ParseRecord() {
   p += n;
   // A header takes at least two bytes (two one-byte lengths).
   if (header_count < 0 || static_cast<size_t>(header_count) > static_cast<size_t>(end - p) / 2) {
-    return error(absl::StrFormat("header count %d does not fit the %d bytes left", header_count,
-                                 end - p));
+    return error(
+        absl::StrFormat("header count %d does not fit the %d bytes left", header_count, end - p));
   }
   const uint8_t* const headers_begin = p;
   for (int32_t i = 0; i < header_count; ++i) {
@@ -260,8 +260,8 @@ absl::Status RecordBatchReader::ParseRecord() {
     if (p == nullptr) return error(absl::StrFormat("header %d: %s", i, what));
   }
   if (p != end) {
-    return error(absl::StrFormat("length says %d bytes but its fields end %d bytes earlier",
-                                 length, end - p));
+    return error(absl::StrFormat("length says %d bytes but its fields end %d bytes earlier", length,
+                                 end - p));
   }
   r.headers = RecordHeaders(headers_begin, end, header_count);
   r.offset = WrappingAdd(header_.base_offset, offset_delta);

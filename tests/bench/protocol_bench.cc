@@ -57,8 +57,8 @@ double Rate(double units, F body) {
 // about as well as real application payloads (field names repeat, values
 // vary).
 std::vector<std::string> JsonValues(size_t count, size_t size, uint32_t seed) {
-  static const char* const kEvents[] = {"page_view", "add_to_cart", "checkout", "search",
-                                        "login", "logout"};
+  static const char* const kEvents[] = {"page_view", "add_to_cart", "checkout",
+                                        "search",    "login",       "logout"};
   static const char* const kCountries[] = {"DE", "FR", "US", "JP", "BR", "IN", "GB"};
   std::mt19937_64 rng(seed);
   std::vector<std::string> out;
@@ -68,9 +68,9 @@ std::vector<std::string> JsonValues(size_t count, size_t size, uint32_t seed) {
     std::snprintf(head, sizeof(head),
                   "{\"user_id\":%llu,\"event\":\"%s\",\"ts\":%llu,\"country\":\"%s\","
                   "\"session\":\"%08llx\",\"items\":[",
-                  static_cast<unsigned long long>(rng() % 10000000),
-                  kEvents[rng() % 6], static_cast<unsigned long long>(1700000000000 + i * 3),
-                  kCountries[rng() % 7], static_cast<unsigned long long>(rng() & 0xffffffff));
+                  static_cast<unsigned long long>(rng() % 10000000), kEvents[rng() % 6],
+                  static_cast<unsigned long long>(1700000000000 + i * 3), kCountries[rng() % 7],
+                  static_cast<unsigned long long>(rng() & 0xffffffff));
     std::string v = head;
     while (v.size() + 40 < size) {
       char item[64];
@@ -114,9 +114,9 @@ void BenchBatches(size_t record_size) {
   std::vector<std::string> keys;
   for (size_t i = 0; i < per_batch; ++i) keys.push_back("key-" + std::to_string(i));
 
-  for (CompressionType codec : {CompressionType::kNone, CompressionType::kGzip,
-                                CompressionType::kSnappy, CompressionType::kLz4,
-                                CompressionType::kZstd}) {
+  for (CompressionType codec :
+       {CompressionType::kNone, CompressionType::kGzip, CompressionType::kSnappy,
+        CompressionType::kLz4, CompressionType::kZstd}) {
     runnel::protocol::RecordBatchBuilderOptions options;
     options.compression = codec;
     runnel::protocol::RecordBatchBuilder builder(options);
@@ -147,11 +147,12 @@ void BenchBatches(size_t record_size) {
       if (!reader.status().ok()) std::abort();
     });
 
-    std::printf("  %-6s %4zu B records, %5zu/batch, batch %7.0f B | build %8.2f Mrec/s %8.1f MB/s"
-                " | read %8.2f Mrec/s %8.1f MB/s\n",
-                std::string(runnel::protocol::CompressionTypeName(codec)).c_str(), record_size,
-                per_batch, batch_bytes, builds * per_batch / 1e6, builds * batch_bytes / 1e6,
-                reads * per_batch / 1e6, reads * batch_bytes / 1e6);
+    std::printf(
+        "  %-6s %4zu B records, %5zu/batch, batch %7.0f B | build %8.2f Mrec/s %8.1f MB/s"
+        " | read %8.2f Mrec/s %8.1f MB/s\n",
+        std::string(runnel::protocol::CompressionTypeName(codec)).c_str(), record_size, per_batch,
+        batch_bytes, builds * per_batch / 1e6, builds * batch_bytes / 1e6, reads * per_batch / 1e6,
+        reads * batch_bytes / 1e6);
   }
 }
 
@@ -164,17 +165,17 @@ void BenchCrc(size_t size) {
     std::memcpy(dst.data(), src.data(), size);
     Clobber(dst.data());
   });
-  const double hw = runnel::crc32c_internal::HardwareAvailable()
-                        ? Rate(bytes, [&] {
-                            g_sink += runnel::crc32c_internal::ExtendHardware(0, src.data(), size);
-                          })
-                        : 0.0;
-  const double sw = Rate(bytes, [&] {
-    g_sink += runnel::crc32c_internal::ExtendPortable(0, src.data(), size);
-  });
-  std::printf("  %8zu B buffer | memcpy %6.2f GB/s | CRC-32C sse4.2 %6.2f GB/s (%3.0f%% of memcpy)"
-              " | slicing-by-8 %5.2f GB/s\n",
-              size, copy / 1e9, hw / 1e9, 100.0 * hw / copy, sw / 1e9);
+  const double hw =
+      runnel::crc32c_internal::HardwareAvailable()
+          ? Rate(bytes,
+                 [&] { g_sink += runnel::crc32c_internal::ExtendHardware(0, src.data(), size); })
+          : 0.0;
+  const double sw =
+      Rate(bytes, [&] { g_sink += runnel::crc32c_internal::ExtendPortable(0, src.data(), size); });
+  std::printf(
+      "  %8zu B buffer | memcpy %6.2f GB/s | CRC-32C sse4.2 %6.2f GB/s (%3.0f%% of memcpy)"
+      " | slicing-by-8 %5.2f GB/s\n",
+      size, copy / 1e9, hw / 1e9, 100.0 * hw / copy, sw / 1e9);
 }
 
 void BenchCodecs(size_t record_size) {
@@ -209,11 +210,11 @@ void BenchCodecs(size_t record_size) {
       (void)runnel::protocol::Decompress(codec, packed.span(), raw.size(), out);
       g_sink += out.size();
     });
-    std::printf("  %-6s %4zu B records | compress %8.1f MB/s | decompress %8.1f MB/s |"
-                " ratio %5.2f (%zu -> %zu B)\n",
-                std::string(runnel::protocol::CompressionTypeName(codec)).c_str(), record_size,
-                c / 1e6, d / 1e6, raw_bytes / static_cast<double>(packed.size()), raw.size(),
-                packed.size());
+    std::printf(
+        "  %-6s %4zu B records | compress %8.1f MB/s | decompress %8.1f MB/s |"
+        " ratio %5.2f (%zu -> %zu B)\n",
+        std::string(runnel::protocol::CompressionTypeName(codec)).c_str(), record_size, c / 1e6,
+        d / 1e6, raw_bytes / static_cast<double>(packed.size()), raw.size(), packed.size());
   }
 }
 
@@ -222,8 +223,8 @@ void BenchCodecs(size_t record_size) {
 int main(int argc, char** argv) {
   if (argc > 1) g_seconds = std::atof(argv[1]);
   if (g_seconds <= 0) g_seconds = 0.5;
-  std::printf("protocol_bench: %.2f s per case; MB = 1e6 bytes; batches of ~%zu KiB\n",
-              g_seconds, kBatchBytes >> 10);
+  std::printf("protocol_bench: %.2f s per case; MB = 1e6 bytes; batches of ~%zu KiB\n", g_seconds,
+              kBatchBytes >> 10);
   std::printf("\nCRC-32C (hardware available: %s)\n",
               runnel::crc32c_internal::HardwareAvailable() ? "yes" : "no");
   for (size_t size : {size_t{4} << 10, size_t{64} << 10, size_t{1} << 20}) BenchCrc(size);

@@ -81,8 +81,7 @@ TEST_CASE("ValidateBatch accepts a good batch and names the flaw in a bad one",
   }
 }
 
-TEST_CASE("FrameBatch reports partial batches as incomplete, not errors",
-          "[record_batch_format]") {
+TEST_CASE("FrameBatch reports partial batches as incomplete, not errors", "[record_batch_format]") {
   const auto b = MakeEmptyBatch();
   for (size_t n = 0; n < b.size(); ++n) {
     auto f = FrameBatch(std::span(b).first(n), 0);

@@ -114,27 +114,26 @@ void CheckSameRecords(const std::vector<TestRecord>& got, const std::vector<Test
 //   r0: ts 1000, key "k", value "v1", no headers
 //   r1: ts 1005, key null, value "", headers {"h": "x"}, {"n": null}
 Bytes HandMadeBatch() {
-  Bytes b = {
-      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05,  // baseOffset 5
-      0x00, 0x00, 0x00, 0x49,                          // batchLength 73 (85 - 12)
-      0xff, 0xff, 0xff, 0xff,                          // partitionLeaderEpoch -1
-      0x02,                                            // magic
-      0x00, 0x00, 0x00, 0x00,                          // crc, filled below
-      0x00, 0x00,                                      // attributes
-      0x00, 0x00, 0x00, 0x01,                          // lastOffsetDelta 1
-      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe8,  // baseTimestamp 1000
-      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xed,  // maxTimestamp 1005
-      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,  // producerId -1
-      0xff, 0xff,                                      // producerEpoch -1
-      0xff, 0xff, 0xff, 0xff,                          // baseSequence -1
-      0x00, 0x00, 0x00, 0x02,                          // recordCount 2
-      // r0: length 9 (zigzag 18), attrs, tsDelta 0, offsetDelta 0,
-      //     key len 1 (zigzag 2) "k", value len 2 (zigzag 4) "v1", 0 headers
-      0x12, 0x00, 0x00, 0x00, 0x02, 'k', 0x04, 'v', '1', 0x00,
-      // r1: length 13 (zigzag 26), attrs, tsDelta 5 (10), offsetDelta 1 (2),
-      //     key null (-1 -> 1), value len 0, 2 headers (4):
-      //     "h" (2 'h') = "x" (2 'x'); "n" (2 'n') = null (1)
-      0x1a, 0x00, 0x0a, 0x02, 0x01, 0x00, 0x04, 0x02, 'h', 0x02, 'x', 0x02, 'n', 0x01};
+  Bytes b = {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05,  // baseOffset 5
+             0x00, 0x00, 0x00, 0x49,                          // batchLength 73 (85 - 12)
+             0xff, 0xff, 0xff, 0xff,                          // partitionLeaderEpoch -1
+             0x02,                                            // magic
+             0x00, 0x00, 0x00, 0x00,                          // crc, filled below
+             0x00, 0x00,                                      // attributes
+             0x00, 0x00, 0x00, 0x01,                          // lastOffsetDelta 1
+             0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe8,  // baseTimestamp 1000
+             0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xed,  // maxTimestamp 1005
+             0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,  // producerId -1
+             0xff, 0xff,                                      // producerEpoch -1
+             0xff, 0xff, 0xff, 0xff,                          // baseSequence -1
+             0x00, 0x00, 0x00, 0x02,                          // recordCount 2
+             // r0: length 9 (zigzag 18), attrs, tsDelta 0, offsetDelta 0,
+             //     key len 1 (zigzag 2) "k", value len 2 (zigzag 4) "v1", 0 headers
+             0x12, 0x00, 0x00, 0x00, 0x02, 'k', 0x04, 'v', '1', 0x00,
+             // r1: length 13 (zigzag 26), attrs, tsDelta 5 (10), offsetDelta 1 (2),
+             //     key null (-1 -> 1), value len 0, 2 headers (4):
+             //     "h" (2 'h') = "x" (2 'x'); "n" (2 'n') = null (1)
+             0x1a, 0x00, 0x0a, 0x02, 0x01, 0x00, 0x04, 0x02, 'h', 0x02, 'x', 0x02, 'n', 0x01};
   REQUIRE(b.size() == 85);
   StoreBigEndian<uint32_t>(&b[17], ReferenceCrc32c(&b[21], b.size() - 21));
   return b;
@@ -226,19 +225,29 @@ std::vector<TestRecord> RandomRecords(size_t n, uint32_t seed) {
       return s;
     };
     switch (rng() % 4) {
-      case 0: r.key = std::nullopt; break;
-      case 1: r.key = ""; break;
-      default: r.key = random_string(40);
+      case 0:
+        r.key = std::nullopt;
+        break;
+      case 1:
+        r.key = "";
+        break;
+      default:
+        r.key = random_string(40);
     }
     switch (rng() % 5) {
-      case 0: r.value = std::nullopt; break;
-      case 1: r.value = ""; break;
-      default: r.value = random_string(rng() % 8 == 0 ? 3000 : 200);
+      case 0:
+        r.value = std::nullopt;
+        break;
+      case 1:
+        r.value = "";
+        break;
+      default:
+        r.value = random_string(rng() % 8 == 0 ? 3000 : 200);
     }
     const size_t headers = rng() % 4;
     for (size_t k = 0; k < headers; ++k) {
-      r.headers.emplace_back(random_string(10), rng() % 3 == 0 ? std::nullopt
-                                                               : std::optional(random_string(20)));
+      r.headers.emplace_back(random_string(10),
+                             rng() % 3 == 0 ? std::nullopt : std::optional(random_string(20)));
     }
     out.push_back(std::move(r));
   }
@@ -247,9 +256,9 @@ std::vector<TestRecord> RandomRecords(size_t n, uint32_t seed) {
 
 TEST_CASE("Round trip of many records through every codec", "[record_batch]") {
   const auto records = RandomRecords(5000, 42);
-  for (CompressionType codec : {CompressionType::kNone, CompressionType::kGzip,
-                                CompressionType::kSnappy, CompressionType::kLz4,
-                                CompressionType::kZstd}) {
+  for (CompressionType codec :
+       {CompressionType::kNone, CompressionType::kGzip, CompressionType::kSnappy,
+        CompressionType::kLz4, CompressionType::kZstd}) {
     INFO("codec " << CompressionTypeName(codec));
     RecordBatchBuilderOptions options;
     options.base_offset = 1000;
@@ -422,8 +431,7 @@ TEST_CASE("Control record keys: abort, unknown types, malformed", "[record_batch
   CHECK(ParseControlRecord(r).status().code() == absl::StatusCode::kDataLoss);
 }
 
-TEST_CASE("SetBaseOffset leaves the CRC valid; SetMaxTimestamp recomputes it",
-          "[record_batch]") {
+TEST_CASE("SetBaseOffset leaves the CRC valid; SetMaxTimestamp recomputes it", "[record_batch]") {
   Bytes b = HandMadeBatch();
   const Bytes crc_before(b.begin() + 17, b.begin() + 21);
   REQUIRE(SetBaseOffset(b, 1000).ok());
@@ -453,8 +461,7 @@ TEST_CASE("SetBaseOffset leaves the CRC valid; SetMaxTimestamp recomputes it",
   }());
 
   b[40] ^= 1;  // corrupt: SetMaxTimestamp must not launder it with a new CRC
-  CHECK(SetMaxTimestamp(b, TimestampType::kLogAppendTime, 1).code() ==
-        absl::StatusCode::kDataLoss);
+  CHECK(SetMaxTimestamp(b, TimestampType::kLogAppendTime, 1).code() == absl::StatusCode::kDataLoss);
   CHECK(SetBaseOffset(std::span(b).first(60), 1).code() == absl::StatusCode::kInvalidArgument);
 }
 

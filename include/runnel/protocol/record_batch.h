@@ -176,7 +176,9 @@ class RecordBatchBuilder {
 // ---------------------------------------------------------------------------
 // Reading
 
-// The fixed header of a batch that passed validation.
+// The fixed header of a batch that passed validation. The attribute masks
+// below are Kafka's (bits 0-2 codec, 3 timestamp type, 4 transactional,
+// 5 control), spelled out because the layout header is not installed.
 struct RecordBatchHeader {
   int64_t base_offset = 0;
   int32_t batch_length = 0;
@@ -383,7 +385,6 @@ absl::Status SetPartitionLeaderEpoch(std::span<uint8_t> batch, int32_t epoch);
 // Sets the timestamp type bit and maxTimestamp and recomputes the CRC: what a
 // broker with message.timestamp.type=LogAppendTime does to each batch
 // (readers then report max_timestamp for every record).
-absl::Status SetMaxTimestamp(std::span<uint8_t> batch, TimestampType type,
-                             int64_t max_timestamp);
+absl::Status SetMaxTimestamp(std::span<uint8_t> batch, TimestampType type, int64_t max_timestamp);
 
 }  // namespace runnel::protocol
