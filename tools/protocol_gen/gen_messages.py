@@ -63,7 +63,16 @@ def gen_header(api: Api) -> str:
            f"// Kafka {api.name} (key {api.key}), versions {api.min_version}-{api.max_version}"
            f", flexible from {api.first_flexible if api.first_flexible is not None else 'none'}.",
            "// Fields carry the versions they are on the wire in; outside them a field",
-           "// is not encoded and decodes as its default.",
+           "// is not encoded and decodes as its default. Plain values: copy, compare,",
+           "// share read-only between threads.",
+           "//",
+           f"//   {api.request.name} req;",
+           "//   runnel::ByteBuffer buf;",
+           "//   Writer w(&buf);",
+           f"//   req.Encode(w, {api.max_version});",
+           "//   RUNNEL_RETURN_IF_ERROR(w.status());",
+           f"//   absl::StatusOr<{api.request.name}> back = "
+           f"{api.request.name}::Decode(buf.span(), {api.max_version});",
            "#pragma once", "",
            "#include <cstdint>", "#include <optional>", "#include <span>", "#include <string>",
            "#include <string_view>", "#include <vector>", "",
