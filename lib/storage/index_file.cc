@@ -88,10 +88,22 @@ absl::Status IndexFile::EnsureOpen(bool writable, int64_t max_bytes) const {
   entries_.store(CountValidEntries(data_.load(), present), std::memory_order_release);
   writable_ = writable;
   open_.store(true, std::memory_order_release);
+  // A mapping outlives its descriptor: indexes only read keep no fd, so
+  // thousands of idle segments cost no file descriptors for their indexes.
+  if (!writable) CloseFdLocked();
   return absl::OkStatus();
 }
 
+void IndexFile::CloseFdLocked() const {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
 absl::Status IndexFile::ResizeLocked(int64_t max_bytes) const {
+  if (fd_ < 0) {
+    RUNNEL_ASSIGN_OR_RETURN(FileHandle fh, OpenFile(path_, O_RDWR | O_CREAT));
+    fd_ = fh.Release();
+  }
   int64_t size = RoundDown(max_bytes);
   int64_t used = static_cast<int64_t>(entries_.load()) * static_cast<int64_t>(entry_size_);
   if (size < used) size = used;
@@ -123,10 +135,11 @@ void IndexFile::TruncateEntries(int32_t n) {
 
 absl::Status IndexFile::Trim() {
   absl::MutexLock lock(&mu_);
-  if (!open_.load()) return absl::OkStatus();
+  if (!open_.load() || fd_ < 0) return absl::OkStatus();  // never written here
   const int32_t n = entries_.load();
   RUNNEL_RETURN_IF_ERROR(
       Truncate(fd_, static_cast<int64_t>(n) * static_cast<int64_t>(entry_size_), path_));
+  CloseFdLocked();
   // The mapping keeps its size (readers only touch the first n entries); a
   // trimmed index takes no more entries until Resize.
   max_entries_.store(n, std::memory_order_release);
@@ -145,6 +158,27 @@ absl::Status IndexFile::Flush() const {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Binary search over entries whose keys increase: the last entry with a key
+// <= target, -1 when there is none.
+template <typename KeyOf>
+int32_t LastEntryAtOrBelow(int32_t entries, int64_t target, KeyOf key_of) {
+  int32_t lo = 0, hi = entries - 1, found = -1;
+  while (lo <= hi) {
+    const int32_t mid = lo + (hi - lo) / 2;
+    if (key_of(mid) <= target) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
+}
+
+}  // namespace
+
 // --- OffsetIndex ---
 
 OffsetPosition OffsetIndex::Read(int32_t i) const {
@@ -156,16 +190,8 @@ OffsetPosition OffsetIndex::Lookup(int64_t target) const {
   // An index that cannot be opened is treated as empty: lookups still find
   // the data, by scanning from the segment start.
   if (!file_.EnsureOpen(false, 0).ok()) return {file_.base_offset(), 0};
-  int32_t lo = 0, hi = file_.entries() - 1, found = -1;
-  while (lo <= hi) {
-    int32_t mid = lo + (hi - lo) / 2;
-    if (Read(mid).offset <= target) {
-      found = mid;
-      lo = mid + 1;
-    } else {
-      hi = mid - 1;
-    }
-  }
+  int32_t found = LastEntryAtOrBelow(file_.entries(), target,
+                                     [this](int32_t i) { return Read(i).offset; });
   return found < 0 ? OffsetPosition{file_.base_offset(), 0} : Read(found);
 }
 
@@ -185,6 +211,7 @@ absl::Status OffsetIndex::Append(int64_t offset, int64_t position) {
 }
 
 void OffsetIndex::TruncateTo(int64_t offset) {
+  if (!file_.EnsureOpen(false, 0).ok()) return;
   int32_t n = file_.entries();
   while (n > 0 && Read(n - 1).offset >= offset) --n;
   file_.TruncateEntries(n);
@@ -212,16 +239,8 @@ TimestampOffsetEntry TimeIndex::Read(int32_t i) const {
 
 TimestampOffsetEntry TimeIndex::Lookup(int64_t target) const {
   if (!file_.EnsureOpen(false, 0).ok()) return {-1, file_.base_offset()};
-  int32_t lo = 0, hi = file_.entries() - 1, found = -1;
-  while (lo <= hi) {
-    int32_t mid = lo + (hi - lo) / 2;
-    if (Read(mid).timestamp <= target) {
-      found = mid;
-      lo = mid + 1;
-    } else {
-      hi = mid - 1;
-    }
-  }
+  int32_t found = LastEntryAtOrBelow(file_.entries(), target,
+                                     [this](int32_t i) { return Read(i).timestamp; });
   return found < 0 ? TimestampOffsetEntry{-1, file_.base_offset()} : Read(found);
 }
 
@@ -241,6 +260,7 @@ absl::Status TimeIndex::Append(int64_t timestamp, int64_t offset) {
 }
 
 void TimeIndex::TruncateTo(int64_t offset) {
+  if (!file_.EnsureOpen(false, 0).ok()) return;
   int32_t n = file_.entries();
   while (n > 0 && Read(n - 1).offset >= offset) --n;
   file_.TruncateEntries(n);

@@ -66,6 +66,7 @@ class IndexFile {
  private:
   absl::Status MapLocked(int64_t size) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ResizeLocked(int64_t max_bytes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CloseFdLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t RoundDown(int64_t bytes) const {
     return bytes / static_cast<int64_t>(entry_size_) * static_cast<int64_t>(entry_size_);
   }
@@ -76,6 +77,7 @@ class IndexFile {
   const size_t entry_size_;
 
   mutable absl::Mutex mu_;
+  // Open only while the index may be written (preallocated); -1 otherwise.
   mutable int fd_ ABSL_GUARDED_BY(mu_) = -1;
   mutable size_t mapped_size_ ABSL_GUARDED_BY(mu_) = 0;
   mutable bool writable_ ABSL_GUARDED_BY(mu_) = false;

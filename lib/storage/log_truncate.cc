@@ -162,7 +162,7 @@ absl::StatusOr<int> LogImpl::ApplyRetention() {
   if (HasDelete(options_.cleanup_policy)) {
     if (options_.retention_ms >= 0) {
       while (by_time < ordered.size()) {
-        int64_t newest = ordered[by_time]->MaxTimestamp();
+        int64_t newest = ordered[by_time]->LargestTimestamp();
         if (newest < 0 || now - newest <= options_.retention_ms) break;
         ++by_time;
       }

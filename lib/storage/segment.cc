@@ -1,6 +1,7 @@
 #include "storage/segment.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -65,6 +66,14 @@ int64_t Segment::MaxTimestamp() const {
     max_timestamp_known_.store(true, std::memory_order_release);
   }
   return max_timestamp_.load(std::memory_order_acquire);
+}
+
+int64_t Segment::LargestTimestamp() const {
+  const int64_t max_ts = MaxTimestamp();
+  if (max_ts >= 0) return max_ts;
+  struct stat st;
+  if (::fstat(fd(), &st) != 0) return -1;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
 }
 
 int64_t Segment::TimeWaitedForRoll(int64_t now_ms, int64_t incoming_max_timestamp) const {

@@ -86,6 +86,9 @@ class Segment {
   // The largest batch max timestamp seen (-1 when none); loads the time index
   // of a segment opened without recovery.
   int64_t MaxTimestamp() const;
+  // What time retention compares: MaxTimestamp(), or the .log's modification
+  // time when no batch has a timestamp (Kafka's largestTimestamp).
+  int64_t LargestTimestamp() const;
   // How long the segment has been open for segment.ms, Kafka's way: in
   // record time (the incoming batch's max timestamp minus the first batch's)
   // when the first batch has a timestamp, else by the clock since creation.

@@ -1,0 +1,81 @@
+// One cleaning pass over one log: Kafka's Cleaner.doClean.
+//
+//   1. Offset map: scan the dirty range [first_dirty, end) and record, per
+//      key hash, the offset of the key's latest record. When the map's
+//      memory budget fills, the pass stops there: `CleanStats::next_dirty`
+//      is the first offset not mapped, and only segments up to that point
+//      are rewritten (the rest stays dirty for the next pass).
+//   2. Rewrite the segments below that point, oldest first, in groups whose
+//      combined size stays within segment.bytes (small cleaned segments
+//      merge), keeping a record when its key is not in the map or its offset
+//      is at least the mapped one. Tombstones (null values) go too once
+//      their segment's newest timestamp is older than now minus
+//      delete.retention.ms. Keyless records go (Kafka counts them invalid on
+//      a compacted topic). See cleaner_batches.h for what happens to each
+//      batch; the last batch of each producer id and the last batch of each
+//      group are kept, empty if need be: the first keeps idempotent producer
+//      state, the second keeps the group's offset range so that crash
+//      recovery of a swap knows which old segments it covers.
+//   3. Each group is written to `<base>.log.cleaned` (+ indexes), fsynced,
+//      and swapped in with LogImpl::ReplaceSegments (.cleaned -> .swap, old
+//      -> .deleted, .swap -> live; LogImpl::Open completes or discards an
+//      interrupted swap).
+//
+// Appends never wait for a pass: it reads only inactive segments, whose
+// bytes no longer change, and ReplaceSegments takes the log's locks only for
+// the renames. A truncation or retention that removed a segment meanwhile
+// makes the swap fail with FailedPrecondition; the pass then stops and the
+// next one starts over.
+//
+// Thread: the cleaner's; one pass per log at a time.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runnel/log_options.h"
+#include "storage/log_impl.h"
+#include "storage/offset_map.h"
+
+namespace runnel::storage {
+
+struct CleanPassOptions {
+  // The range to deduplicate: [first_dirty, end), end at a segment boundary
+  // (the active segment's base or the first segment within
+  // min.compaction.lag.ms).
+  int64_t first_dirty = 0;
+  int64_t end = 0;
+  int64_t now_ms = 0;
+  // Read size for segment scans (log.cleaner.io.buffer.size).
+  int64_t io_chunk_bytes = 1 << 20;
+  // Checked between batches; a set flag stops the pass with Cancelled.
+  const std::atomic<bool>* abort = nullptr;
+};
+
+struct CleanStats {
+  int64_t first_dirty = 0;
+  // Where the next pass starts: `end`, or the first offset the full map
+  // could not take.
+  int64_t next_dirty = 0;
+  bool map_full = false;
+  int64_t map_entries = 0;
+  int64_t records_read = 0;
+  int64_t records_dropped = 0;
+  int64_t tombstones_dropped = 0;
+  int64_t empty_batches_kept = 0;
+  int64_t bytes_before = 0;
+  int64_t bytes_after = 0;
+  // Each swap: the replacement's base offset and the bases it replaced.
+  struct Group {
+    int64_t base = 0;
+    std::vector<int64_t> replaced;
+  };
+  std::vector<Group> groups;
+};
+
+absl::StatusOr<CleanStats> RunCleanPass(LogImpl& log, OffsetMap& map,
+                                        const CleanPassOptions& options);
+
+}  // namespace runnel::storage
