@@ -1,0 +1,280 @@
+#include "storage/cleaner_pass.h"
+
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "common/record_batch_format.h"
+#include "runnel/common/status_macros.h"
+#include "runnel/protocol/record_batch.h"
+#include "storage/cleaner_batches.h"
+#include "storage/file_util.h"
+#include "storage/log_format.h"
+
+namespace runnel::storage {
+namespace {
+
+namespace rb = runnel::record_batch;
+
+// An inactive segment and the offset its successor starts at: every offset
+// in it lies below `upper`.
+struct Source {
+  std::shared_ptr<Segment> seg;
+  int64_t upper = 0;
+};
+
+// producer id -> base offset of its last batch among the segments rewritten.
+using ProducerLastBatch = std::map<int64_t, int64_t>;
+
+absl::Status CheckAbort(const CleanPassOptions& o) {
+  if (o.abort != nullptr && o.abort->load(std::memory_order_relaxed)) {
+    return absl::CancelledError("the cleaner is stopping");
+  }
+  return absl::OkStatus();
+}
+
+// Calls fn(reader) for each batch of `seg`, the reader positioned on it.
+template <typename Fn>
+absl::Status ForEachBatch(const std::shared_ptr<Segment>& seg, const CleanPassOptions& o,
+                          Fn&& fn) {
+  SegmentBatchChunks chunks(seg, 0, seg->size(), o.io_chunk_bytes);
+  while (true) {
+    RUNNEL_RETURN_IF_ERROR(CheckAbort(o));
+    RUNNEL_ASSIGN_OR_RETURN(std::span<const uint8_t> chunk, chunks.Next());
+    if (chunk.empty()) return absl::OkStatus();
+    protocol::RecordBatchReader reader(
+        chunk, {.base_position = static_cast<uint64_t>(chunks.position())});
+    while (reader.NextBatch()) RUNNEL_RETURN_IF_ERROR(fn(reader));
+    if (!reader.status().ok()) {
+      return absl::DataLossError(absl::StrCat(seg->log_path(), ": ", reader.status().message()));
+    }
+  }
+}
+
+// The already-clean segments are only walked for their producers' batches:
+// headers, no CRC (recovery or the append checked them).
+absl::Status ScanProducers(const std::shared_ptr<Segment>& seg, const CleanPassOptions& o,
+                           ProducerLastBatch& producers) {
+  SegmentBatchChunks chunks(seg, 0, seg->size(), o.io_chunk_bytes);
+  while (true) {
+    RUNNEL_RETURN_IF_ERROR(CheckAbort(o));
+    RUNNEL_ASSIGN_OR_RETURN(std::span<const uint8_t> chunk, chunks.Next());
+    if (chunk.empty()) return absl::OkStatus();
+    for (size_t p = 0; p + rb::kHeaderSize <= chunk.size();) {
+      RUNNEL_ASSIGN_OR_RETURN(rb::BatchFrame frame,
+                              rb::FrameBatch(chunk.subspan(p), chunks.position() + p));
+      const rb::BatchHeader h = rb::ParseBatchHeader(chunk.data() + p);
+      if (h.producer_id >= 0) producers[h.producer_id] = h.base_offset;
+      p += frame.size;
+    }
+  }
+}
+
+// Step 1: fills `map` from the dirty range; returns how many of `sources`
+// the pass rewrites.
+absl::StatusOr<size_t> BuildOffsetMap(const std::vector<Source>& sources, OffsetMap& map,
+                                      const CleanPassOptions& o, ProducerLastBatch& producers,
+                                      CleanStats& stats) {
+  stats.next_dirty = o.end;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const Source& s = sources[i];
+    if (s.upper <= o.first_dirty) {
+      RUNNEL_RETURN_IF_ERROR(ScanProducers(s.seg, o, producers));
+      continue;
+    }
+    RUNNEL_RETURN_IF_ERROR(ForEachBatch(s.seg, o, [&](protocol::RecordBatchReader& reader) {
+      const protocol::RecordBatchHeader& h = reader.header();
+      if (h.producer_id >= 0) producers[h.producer_id] = h.base_offset;
+      // Control records carry no data key; after the map filled, the rest of
+      // the segment is only walked for producers.
+      if (stats.map_full || h.is_control() || h.last_offset() < o.first_dirty) {
+        return absl::OkStatus();
+      }
+      while (reader.NextRecord()) {
+        const protocol::Record& r = reader.record();
+        if (r.offset < o.first_dirty || r.key.is_null()) continue;
+        if (!map.Put(OffsetMap::Hash(r.key.str()), r.offset)) {
+          // Kafka's way: clean up to the last offset that fit.
+          stats.map_full = true;
+          stats.next_dirty = r.offset;
+          break;
+        }
+      }
+      return reader.status();
+    }));
+    if (stats.map_full) return i + 1;
+  }
+  return sources.size();
+}
+
+// Groups consecutive sources whose total size fits segment.bytes and whose
+// offsets fit one segment's int32 relative offsets.
+std::vector<std::vector<Source>> GroupBySize(std::span<const Source> sources,
+                                             int64_t max_bytes) {
+  std::vector<std::vector<Source>> groups;
+  int64_t group_bytes = 0;
+  for (const Source& s : sources) {
+    if (groups.empty() || group_bytes + s.seg->size() > max_bytes ||
+        s.upper - 1 - groups.back().front().seg->base_offset() > INT32_MAX) {
+      groups.emplace_back();
+      group_bytes = 0;
+    }
+    groups.back().push_back(s);
+    group_bytes += s.seg->size();
+  }
+  return groups;
+}
+
+void RemoveCleanedFiles(const std::string& dir, int64_t base) {
+  for (absl::string_view ext : {kLogFileSuffix, kIndexFileSuffix, kTimeIndexFileSuffix}) {
+    (void)RemoveFile(JoinPath(dir, absl::StrCat(SegmentFileName(base, ext), kCleanedFileSuffix)));
+  }
+}
+
+// Writes kept batches to the replacement in runs of about io_chunk_bytes.
+class ReplacementWriter {
+ public:
+  ReplacementWriter(Segment& out, int32_t index_interval_bytes, int64_t flush_bytes)
+      : out_(out), index_interval_bytes_(index_interval_bytes), flush_bytes_(flush_bytes) {}
+
+  absl::Status Add(std::span<const uint8_t> batch, int64_t last_offset, int64_t max_timestamp) {
+    buffer_.Append(batch);
+    metas_.push_back({last_offset, max_timestamp, static_cast<int64_t>(batch.size())});
+    last_offset_ = last_offset;
+    if (static_cast<int64_t>(buffer_.size()) >= flush_bytes_) return Flush();
+    return absl::OkStatus();
+  }
+  absl::Status Flush() {
+    if (metas_.empty()) return absl::OkStatus();
+    const iovec iov{buffer_.data(), buffer_.size()};
+    RUNNEL_RETURN_IF_ERROR(
+        out_.Append(std::span<const iovec>(&iov, 1), metas_, index_interval_bytes_));
+    buffer_.Clear();
+    metas_.clear();
+    return absl::OkStatus();
+  }
+  int64_t last_offset() const { return last_offset_; }
+
+ private:
+  Segment& out_;
+  const int32_t index_interval_bytes_;
+  const int64_t flush_bytes_;
+  ByteBuffer buffer_;
+  std::vector<AppendedBatch> metas_;
+  int64_t last_offset_ = -1;
+};
+
+// Steps 2 and 3 for one group.
+absl::Status CleanGroup(LogImpl& log, const LogOptions& opts, std::span<const Source> group,
+                        const OffsetMap& map, const ProducerLastBatch& producers,
+                        const CleanPassOptions& o, CleanStats& stats) {
+  const int64_t base = group.front().seg->base_offset();
+  int64_t total = 0;
+  for (const Source& s : group) total += s.seg->size();
+  // Room for every index entry the merged segment can need.
+  const int64_t entries = total / std::max<int64_t>(opts.index_interval_bytes,
+                                                    static_cast<int64_t>(rb::kHeaderSize)) + 2;
+  const int64_t index_bytes = std::min<int64_t>(
+      std::max<int64_t>(opts.segment_index_bytes, entries * kTimeIndexEntrySize), INT32_MAX);
+  RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Segment> out,
+                          Segment::Create(log.dir(), base, static_cast<int32_t>(index_bytes),
+                                          o.now_ms, kCleanedFileSuffix));
+  absl::Status status = [&]() -> absl::Status {
+    ReplacementWriter writer(*out, opts.index_interval_bytes, o.io_chunk_bytes);
+    std::optional<protocol::RecordBatchHeader> last_seen;
+    for (const Source& s : group) {
+      const int64_t newest = s.seg->MaxTimestamp();
+      const bool drop_tombstones = newest >= 0 && newest < o.now_ms - opts.delete_retention_ms;
+      const KeepRecord keep = [&](const protocol::Record& r) {
+        ++stats.records_read;
+        if (r.key.is_null()) return false;
+        std::optional<int64_t> latest = map.Get(OffsetMap::Hash(r.key.str()));
+        if (latest.has_value() && r.offset < *latest) return false;
+        if (r.value.is_null() && drop_tombstones) {
+          ++stats.tombstones_dropped;
+          return false;
+        }
+        return true;
+      };
+      RUNNEL_RETURN_IF_ERROR(ForEachBatch(s.seg, o, [&](protocol::RecordBatchReader& reader) {
+        const protocol::RecordBatchHeader h = reader.header();
+        last_seen = h;
+        auto it = producers.find(h.producer_id);
+        const bool producer_last = h.producer_id >= 0 && it != producers.end() &&
+                                   it->second == h.base_offset;
+        RUNNEL_ASSIGN_OR_RETURN(FilteredBatch f, FilterBatch(reader, keep, producer_last));
+        stats.records_dropped += f.records_dropped;
+        switch (f.fate) {
+          case BatchFate::kKeepWhole:
+            return writer.Add(reader.batch_bytes(), h.last_offset(), f.max_timestamp);
+          case BatchFate::kRewrite:
+            if (f.records_kept == 0) ++stats.empty_batches_kept;
+            return writer.Add(f.bytes.span(), h.last_offset(), f.max_timestamp);
+          case BatchFate::kDrop:
+            break;
+        }
+        return absl::OkStatus();
+      }));
+    }
+    if (last_seen.has_value() && writer.last_offset() < last_seen->last_offset()) {
+      // The group's last offset stays covered (see cleaner_pass.h).
+      ByteBuffer empty = MakeEmptyBatch(*last_seen);
+      ++stats.empty_batches_kept;
+      RUNNEL_RETURN_IF_ERROR(
+          writer.Add(empty.span(), last_seen->last_offset(), last_seen->max_timestamp));
+    }
+    RUNNEL_RETURN_IF_ERROR(writer.Flush());
+    // The fsync and index trim happen here, outside the log's locks;
+    // ReplaceSegments then finds nothing left to do for them.
+    RUNNEL_RETURN_IF_ERROR(out->Flush());
+    RUNNEL_RETURN_IF_ERROR(out->CloseForAppends());
+    RUNNEL_RETURN_IF_ERROR(CheckAbort(o));
+    std::vector<std::shared_ptr<Segment>> old;
+    for (const Source& s : group) old.push_back(s.seg);
+    const int64_t after = out->size();
+    RUNNEL_RETURN_IF_ERROR(log.ReplaceSegments(old, std::move(out)));
+    stats.bytes_before += total;
+    stats.bytes_after += after;
+    CleanStats::Group g{base, {}};
+    for (const Source& s : group) g.replaced.push_back(s.seg->base_offset());
+    stats.groups.push_back(std::move(g));
+    return absl::OkStatus();
+  }();
+  // A replacement not swapped in is garbage (a no-op once renamed).
+  if (!status.ok()) RemoveCleanedFiles(log.dir(), base);
+  return status;
+}
+
+}  // namespace
+
+absl::StatusOr<CleanStats> RunCleanPass(LogImpl& log, OffsetMap& map,
+                                        const CleanPassOptions& o) {
+  CleanStats stats;
+  stats.first_dirty = o.first_dirty;
+  stats.next_dirty = o.first_dirty;
+  const LogOptions opts = log.options();
+  std::shared_ptr<const LogImpl::SegmentMap> segments = log.SegmentsSnapshot();
+  std::vector<Source> sources;
+  for (auto it = segments->begin(); it != segments->end(); ++it) {
+    auto next = std::next(it);
+    if (next == segments->end() || it->first >= o.end) break;  // never the active one
+    sources.push_back({it->second, next->first});
+  }
+  if (sources.empty() || o.first_dirty >= o.end) return stats;
+
+  map.Clear();
+  ProducerLastBatch producers;
+  RUNNEL_ASSIGN_OR_RETURN(size_t rewrite, BuildOffsetMap(sources, map, o, producers, stats));
+  stats.map_entries = map.size();
+  const int64_t max_group = std::min<int64_t>(opts.segment_bytes, kMaxSegmentBytes);
+  for (const std::vector<Source>& group :
+       GroupBySize(std::span<const Source>(sources.data(), rewrite), max_group)) {
+    RUNNEL_RETURN_IF_ERROR(CleanGroup(log, opts, group, map, producers, o, stats));
+  }
+  return stats;
+}
+
+}  // namespace runnel::storage
