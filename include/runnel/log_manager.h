@@ -15,9 +15,9 @@
 //   RUNNEL_RETURN_IF_ERROR(log->AppendRecords(std::span(&r, 1)).status());
 //   RUNNEL_RETURN_IF_ERROR(mgr->Close());
 //
-// Threads: every method is thread-safe. The manager owns one background
-// thread (unless `background_thread` is false) that runs the periodic tasks;
-// the Run*Once methods do the same work on the caller's thread. Logs are
+// Threads: every method is thread-safe. The manager owns two background
+// threads (unless `background_thread` is false): one runs the periodic tasks,
+// the other the cleaner, whose passes may be long; the Run*Once methods do the same work on the caller's thread. Logs are
 // shared: a Log handed out stays usable until the last shared_ptr goes, even
 // after DeleteLog (its files are then already renamed away) or Close.
 #pragma once
@@ -64,6 +64,11 @@ struct LogManagerOptions {
   int64_t checkpoint_interval_ms = 60 * 1000;
   // Flush every log on Close, so the next Open recovers nothing.
   bool flush_on_close = true;
+  // log.cleaner.dedupe.buffer.size: memory for the cleaner's key map (24
+  // bytes a distinct key in the dirty range); less only means more passes.
+  int64_t cleaner_dedupe_buffer_bytes = 128LL << 20;
+  // log.cleaner.backoff.ms: the cleaner thread's sleep when no log is due.
+  int64_t cleaner_backoff_ms = 15 * 1000;
 };
 
 class LogManager {

@@ -78,7 +78,7 @@ absl::Status ScanProducers(const std::shared_ptr<Segment>& seg, const CleanPassO
 absl::StatusOr<size_t> BuildOffsetMap(const std::vector<Source>& sources, OffsetMap& map,
                                       const CleanPassOptions& o, ProducerLastBatch& producers,
                                       CleanStats& stats) {
-  stats.next_dirty = o.end;
+  stats.next_dirty = std::max(o.end, o.first_dirty);
   for (size_t i = 0; i < sources.size(); ++i) {
     const Source& s = sources[i];
     if (s.upper <= o.first_dirty) {
@@ -232,6 +232,7 @@ absl::Status CleanGroup(LogImpl& log, const LogOptions& opts, std::span<const So
     RUNNEL_RETURN_IF_ERROR(out->Flush());
     RUNNEL_RETURN_IF_ERROR(out->CloseForAppends());
     RUNNEL_RETURN_IF_ERROR(CheckAbort(o));
+    if (o.before_swap) o.before_swap(base);
     std::vector<std::shared_ptr<Segment>> old;
     for (const Source& s : group) old.push_back(s.seg);
     const int64_t after = out->size();
@@ -263,7 +264,9 @@ absl::StatusOr<CleanStats> RunCleanPass(LogImpl& log, OffsetMap& map,
     if (next == segments->end() || it->first >= o.end) break;  // never the active one
     sources.push_back({it->second, next->first});
   }
-  if (sources.empty() || o.first_dirty >= o.end) return stats;
+  // With nothing dirty the pass still rewrites: tombstones past
+  // delete.retention.ms go.
+  if (sources.empty()) return stats;
 
   map.Clear();
   ProducerLastBatch producers;

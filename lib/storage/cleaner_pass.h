@@ -32,6 +32,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -52,6 +53,9 @@ struct CleanPassOptions {
   int64_t io_chunk_bytes = 1 << 20;
   // Checked between batches; a set flag stops the pass with Cancelled.
   const std::atomic<bool>* abort = nullptr;
+  // Test hook: runs on the cleaner's thread once a group's replacement is
+  // written and fsynced, just before the swap (`base` is its base offset).
+  std::function<void(int64_t base)> before_swap;
 };
 
 struct CleanStats {

@@ -132,6 +132,7 @@ absl::StatusOr<CleanStats> LogCleaner::CleanRange(const TopicPartition& tp, LogI
   o.now_ms = clock_->NowMs();
   o.io_chunk_bytes = options_.io_chunk_bytes;
   o.abort = &abort_;
+  o.before_swap = options_.before_swap;
   absl::StatusOr<CleanStats> stats = RunCleanPass(log, *map_, o);
   map_->Clear();  // the pages go back until the next pass
   if (!stats.ok()) return stats.status();

@@ -60,6 +60,8 @@ struct CleanerOptions {
   // log.cleaner.backoff.ms: the background thread's sleep when no log is due.
   int64_t backoff_ms = 15 * 1000;
   const Clock* clock = nullptr;  // nullptr: Clock::System()
+  // Test hook, see CleanPassOptions::before_swap.
+  std::function<void(int64_t base)> before_swap;
 };
 
 // Where a log stands for the cleaner.

@@ -63,8 +63,15 @@ absl::StatusOr<std::unique_ptr<LogManagerImpl>> LogManagerImpl::OpenImpl(
   RUNNEL_RETURN_IF_ERROR(options.default_log_options.Validate());
   std::unique_ptr<LogManagerImpl> mgr(new LogManagerImpl(std::move(options)));
   RUNNEL_RETURN_IF_ERROR(mgr->Load());
+  mgr->cleaner_ = std::make_unique<LogCleaner>(
+      CleanerOptions{.checkpoint_dir = mgr->options_.data_dir,
+                     .dedupe_buffer_bytes = mgr->options_.cleaner_dedupe_buffer_bytes,
+                     .backoff_ms = mgr->options_.cleaner_backoff_ms,
+                     .clock = mgr->clock_});
+  RUNNEL_RETURN_IF_ERROR(mgr->cleaner_->Load());
   if (mgr->options_.background_thread) {
     mgr->background_ = std::thread([m = mgr.get()] { m->BackgroundLoop(); });
+    mgr->cleaner_->Start([m = mgr.get()] { return m->Logs(); });
   }
   return mgr;
 }
@@ -200,9 +207,7 @@ absl::Status LogManagerImpl::RunFlushOnce() {
 }
 
 absl::Status LogManagerImpl::RunCleanerOnce() {
-  // Compaction is not implemented yet: logs with cleanup.policy=compact are
-  // kept whole (which is always correct, only larger).
-  return absl::OkStatus();
+  return cleaner_->CleanOnce(Logs()).status();
 }
 
 void LogManagerImpl::BackgroundLoop() {
@@ -220,7 +225,6 @@ void LogManagerImpl::BackgroundLoop() {
     }
     const int64_t now = clock_->NowMs();
     (void)RunFlushOnce();
-    (void)RunCleanerOnce();
     if (now >= next_retention) {
       (void)RunRetentionOnce();
       next_retention = now + options_.retention_check_interval_ms;
@@ -244,6 +248,7 @@ absl::Status LogManagerImpl::Close() {
     stop_cv_.SignalAll();
   }
   if (background_.joinable()) background_.join();
+  if (cleaner_ != nullptr) cleaner_->Stop();
   absl::Status first;
   auto logs = Logs();
   if (options_.flush_on_close) {

@@ -16,6 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "runnel/log_manager.h"
+#include "storage/log_cleaner.h"
 #include "storage/log_impl.h"
 
 namespace runnel::storage {
@@ -63,6 +64,9 @@ class LogManagerImpl final : public LogManager {
   absl::CondVar stop_cv_;
   bool stop_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::thread background_;
+  // Compaction; its thread runs apart from background_ so a long pass never
+  // delays flushes, retention or checkpoints.
+  std::unique_ptr<LogCleaner> cleaner_;
 };
 
 // Parses "<topic>-<partition>"; nullopt for other names.
