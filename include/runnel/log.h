@@ -273,9 +273,11 @@ class Log {
 
   // --- Lifecycle ---
 
-  // Flushes indexes, trims preallocated index files and closes files. Wakes
-  // waiters with Cancelled. Further calls fail with FailedPrecondition. The
-  // destructor closes too.
+  // Writes the active segment's final time-index entry, trims the
+  // preallocated index files, removes pending *.deleted files and wakes
+  // waiters with Cancelled. It does not fsync: call Flush() first for that
+  // (LogManager::Close does). Further writes fail with FailedPrecondition;
+  // reads keep working on the open files. The destructor closes too.
   virtual absl::Status Close() = 0;
 };
 

@@ -86,28 +86,40 @@ bool Segment::NeedsRollFor(int64_t last_offset, int64_t bytes) const {
          offset_index_.file().full() || time_index_.file().full();
 }
 
-absl::StatusOr<std::optional<BatchInfo>> Segment::FindBatch(int64_t offset, int64_t limit) const {
-  int64_t start = offset_index_.Lookup(offset).position;
+namespace {
+
+// Scans batch headers from `start` for the first batch `done` accepts. An
+// index entry is only a hint: if scanning from it fails (an entry not on a
+// batch boundary, from a damaged index), the scan is redone from the start
+// of the file, which is slower but right.
+template <typename Done>
+absl::StatusOr<std::optional<BatchInfo>> ScanFrom(int fd, const std::string& path,
+                                                  int64_t start, int64_t limit, Done done) {
   if (start > limit) start = 0;  // an index entry past a truncation
-  BatchScanner scan(fd(), log_path_, start, limit);
   while (true) {
-    RUNNEL_ASSIGN_OR_RETURN(std::optional<BatchInfo> b, scan.Next());
-    if (!b.has_value() || b->last_offset >= offset) return b;
+    BatchScanner scan(fd, path, start, limit);
+    absl::StatusOr<std::optional<BatchInfo>> b;
+    do {
+      b = scan.Next();
+    } while (b.ok() && b->has_value() && !done(**b));
+    if (b.ok() || start == 0) return b;
+    start = 0;
   }
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<BatchInfo>> Segment::FindBatch(int64_t offset, int64_t limit) const {
+  return ScanFrom(fd(), log_path_, offset_index_.Lookup(offset).position, limit,
+                  [offset](const BatchInfo& b) { return b.last_offset >= offset; });
 }
 
 absl::StatusOr<std::optional<BatchInfo>> Segment::FindBatchByTimestamp(int64_t timestamp) const {
   // The last entry with a timestamp below the target: every batch up to its
   // offset is older than the target, so the scan may start there.
   TimestampOffsetEntry te = time_index_.Lookup(timestamp - 1);
-  const int64_t limit = size();
-  int64_t start = offset_index_.Lookup(te.offset).position;
-  if (start > limit) start = 0;
-  BatchScanner scan(fd(), log_path_, start, limit);
-  while (true) {
-    RUNNEL_ASSIGN_OR_RETURN(std::optional<BatchInfo> b, scan.Next());
-    if (!b.has_value() || b->max_timestamp >= timestamp) return b;
-  }
+  return ScanFrom(fd(), log_path_, offset_index_.Lookup(te.offset).position, size(),
+                  [timestamp](const BatchInfo& b) { return b.max_timestamp >= timestamp; });
 }
 
 absl::Status Segment::ReadBytes(int64_t position, int64_t length, ByteBuffer& out) const {
