@@ -31,7 +31,8 @@ def emit_struct_decl(m: MessageModel, s: CStruct, top: bool, out: list[str], ind
         out.append(f'{ind}  static constexpr std::string_view kName = "{s.name}";')
         out.append("")
         for sub in m.structs:
-            emit_struct_decl(m, sub, False, out, ind + "  ")
+            out.append(f"{ind}  using {sub.name} = {internal_ns(m)}::{sub.name};")
+        if m.structs:
             out.append("")
     for f in s.fields:
         tag = f" tag {f.tag}," if f.tag is not None else ""
@@ -56,6 +57,15 @@ def emit_struct_decl(m: MessageModel, s: CStruct, top: bool, out: list[str], ind
         out.append(f"{ind}  void DecodeFrom(Reader& r, int16_t ver);")
     out.append(f"{ind}  friend bool operator==(const {s.name}&, const {s.name}&) = default;")
     out.append(f"{ind}}};")
+
+
+def internal_ns(m: MessageModel) -> str:
+    """Where a message's structs are defined. Not nested in the message
+    struct: clang sees a nested struct with default member initializers as
+    not default-constructible until the enclosing class is complete, which
+    breaks std::optional<Nested> members. The message re-exports them, so
+    users write ProduceRequest::TopicProduceData."""
+    return "internal_" + snake(m.msg.name)
 
 
 def gen_header(api: Api) -> str:
@@ -85,6 +95,14 @@ def gen_header(api: Api) -> str:
            f"{api.first_flexible if api.first_flexible is not None else -1}}};", ""]
     for msg in (api.request, api.response):
         m = MessageModel(api, msg)
+        if m.structs:
+            out.append(f"namespace {internal_ns(m)} {{")
+            out.append("")
+            for sub in m.structs:
+                emit_struct_decl(m, sub, False, out, "")
+                out.append("")
+            out.append(f"}}  // namespace {internal_ns(m)}")
+            out.append("")
         emit_struct_decl(m, m.top, True, out, "")
         out.append("")
     out.append("}  // namespace runnel::protocol")
@@ -307,7 +325,7 @@ def gen_source(api: Api, header_include: str) -> str:
     for msg in (api.request, api.response):
         m = MessageModel(api, msg)
         for s in m.structs:
-            qual = f"{msg.name}::{s.name}::"
+            qual = f"{internal_ns(m)}::{s.name}::"
             out += gen_encode(m, s, qual, False) + [""]
             out += gen_decode(m, s, qual) + [""]
         out += gen_encode(m, m.top, f"{msg.name}::", True) + [""]
