@@ -55,7 +55,12 @@ absl::Status PwritevAll(int fd, std::span<const iovec> iov_in, int64_t position,
     std::copy(iov_in.begin(), iov_in.end(), local);
   }
   size_t count = iov_in.size();
-  while (count > 0) {
+  while (true) {
+    while (count > 0 && iov->iov_len == 0) {  // nothing to write: pwritev would return 0
+      ++iov;
+      --count;
+    }
+    if (count == 0) break;
     ssize_t n = ::pwritev(fd, iov, static_cast<int>(std::min<size_t>(count, IOV_MAX)), position);
     if (n < 0) {
       if (errno == EINTR) continue;

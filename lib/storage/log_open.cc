@@ -117,7 +117,9 @@ absl::Status LogImpl::Load(const LogOpenOptions& open) {
       it = segments->erase(it);
       continue;
     }
-    const bool sane = seg.IndexesLookSane();
+    auto next = std::next(it);
+    const bool sane =
+        seg.IndexesLookSane(next == segments->end() ? INT64_MAX : next->first);
     if (unflushed || !sane) {
       if (!sane) report_.rebuilt_indexes.push_back(seg.offset_index().file().path());
       RUNNEL_ASSIGN_OR_RETURN(SegmentRecovery rec,

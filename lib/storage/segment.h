@@ -132,8 +132,10 @@ class Segment {
   absl::StatusOr<SegmentRecovery> Recover(int32_t index_interval_bytes, int32_t index_max_bytes);
 
   // For a segment not recovered: checks that both index files exist and are
-  // plausible without mapping them. False means Recover must rebuild them.
-  bool IndexesLookSane() const;
+  // plausible without mapping them (whole entries; first and last entries
+  // inside the .log and at offsets in [base_offset(), offset_limit)). False
+  // means Recover must rebuild them.
+  bool IndexesLookSane(int64_t offset_limit) const;
 
   // For the last segment when not recovered: finds next_offset and the max
   // timestamp by scanning the headers after the last index entry.

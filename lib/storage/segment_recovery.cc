@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 
 #include "absl/strings/str_cat.h"
 #include "common/record_batch_format.h"
@@ -117,29 +118,55 @@ absl::StatusOr<SegmentRecovery> Segment::Recover(int32_t index_interval_bytes,
   return result;
 }
 
-bool Segment::IndexesLookSane() const {
-  const int64_t log_size = size();
+namespace {
+
+// The relative offset and (offset index) position of the first and last
+// entries of an index file, read with pread; false when unreadable.
+bool EdgeEntries(const std::string& path, size_t entry_size, size_t offset_field,
+                 std::array<std::pair<int64_t, int64_t>, 2>* edges, int64_t* file_size) {
   struct stat st;
-  const std::string& index_path = offset_index_.file().path();
-  if (::stat(index_path.c_str(), &st) != 0 || st.st_size % kOffsetIndexEntrySize != 0) {
+  if (::stat(path.c_str(), &st) != 0 || st.st_size % static_cast<off_t>(entry_size) != 0) {
     return false;
   }
-  if (st.st_size > 0) {
-    // The last entry must point inside the .log (a preallocated, zero-filled
-    // tail reads as position 0, which is fine: lookups stop at the valid
-    // prefix).
-    absl::StatusOr<FileHandle> fh = OpenFile(index_path, O_RDONLY);
-    if (!fh.ok()) return false;
-    uint8_t e[kOffsetIndexEntrySize];
-    absl::StatusOr<size_t> got =
-        PreadUpTo(fh->get(), e, sizeof(e), st.st_size - static_cast<off_t>(sizeof(e)), index_path);
-    if (!got.ok() || *got != sizeof(e)) return false;
-    int32_t rel = LoadBigEndian<int32_t>(e);
-    int32_t position = LoadBigEndian<int32_t>(e + 4);
-    if (rel < 0 || position < 0 || (position > 0 && position >= log_size)) return false;
+  *file_size = st.st_size;
+  if (st.st_size == 0) return true;
+  absl::StatusOr<FileHandle> fh = OpenFile(path, O_RDONLY);
+  if (!fh.ok()) return false;
+  for (int i = 0; i < 2; ++i) {
+    uint8_t e[kTimeIndexEntrySize];
+    const off_t at = i == 0 ? 0 : st.st_size - static_cast<off_t>(entry_size);
+    absl::StatusOr<size_t> got = PreadUpTo(fh->get(), e, entry_size, at, path);
+    if (!got.ok() || *got != entry_size) return false;
+    (*edges)[i] = {LoadBigEndian<int32_t>(e + offset_field),
+                   entry_size == kOffsetIndexEntrySize ? LoadBigEndian<int32_t>(e + 4) : 0};
   }
-  const std::string& time_path = time_index_.file().path();
-  return ::stat(time_path.c_str(), &st) == 0 && st.st_size % kTimeIndexEntrySize == 0;
+  return true;
+}
+
+}  // namespace
+
+bool Segment::IndexesLookSane(int64_t offset_limit) const {
+  const int64_t log_size = size();
+  const int64_t max_relative = std::min<int64_t>(offset_limit - base_offset_, INT32_MAX);
+  std::array<std::pair<int64_t, int64_t>, 2> edges;
+  for (const IndexFile* index : {&offset_index_.file(), &time_index_.file()}) {
+    const bool offsets = index == &offset_index_.file();
+    int64_t file_size = 0;
+    if (!EdgeEntries(index->path(), offsets ? kOffsetIndexEntrySize : kTimeIndexEntrySize,
+                     offsets ? 0 : 8, &edges, &file_size)) {
+      return false;
+    }
+    if (file_size == 0) continue;
+    for (const auto& [relative, position] : edges) {
+      // A preallocated, zero-filled tail reads as (0, 0), which is fine:
+      // lookups stop at the valid prefix.
+      if (relative < 0 || relative >= std::max<int64_t>(max_relative, 1) || position < 0 ||
+          (position > 0 && position >= log_size)) {
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 absl::Status Segment::LoadTail() {
