@@ -86,12 +86,15 @@ struct Record {
   int64_t timestamp_ms = -1;  // -1: the log's clock at append time
 };
 
-// A run of whole record batches inside one segment file.
+// A run of whole record batches inside one segment file. Retention and
+// DeleteLog never disturb the bytes under a held slice; only Truncate
+// (replication divergence) can shorten the file, so a short sendfile means
+// the tail was truncated away.
 struct FileSlice {
-  int fd = -1;            // open for reading while `file` is held
-  int64_t position = 0;   // byte position in the file
-  int64_t length = 0;     // bytes; always whole batches
-  std::string path;       // for logs and error messages
+  int fd = -1;                       // open for reading while `file` is held
+  int64_t position = 0;              // byte position in the file
+  int64_t length = 0;                // bytes; always whole batches
+  std::string path;                  // for logs and error messages
   std::shared_ptr<const void> file;  // keeps `fd` open
 };
 
@@ -154,8 +157,8 @@ struct RecoveryTruncation {
 struct RecoveryReport {
   std::vector<RecoveryTruncation> truncations;
   std::vector<std::string> rebuilt_indexes;  // index files rebuilt
-  int64_t segments_recovered = 0;             // segments scanned batch by batch
-  int32_t segments_deleted = 0;               // empty or wholly after a cut
+  int64_t segments_recovered = 0;            // segments scanned batch by batch
+  int32_t segments_deleted = 0;              // empty or wholly after a cut
 };
 
 // A one-shot callback registered with WatchOffset.
@@ -222,7 +225,8 @@ class Log {
   // Whole batches from the one containing `offset`. OutOfRange when `offset`
   // is below the log start or above the end offset; at the end offset an
   // empty result.
-  virtual absl::StatusOr<ReadResult> Read(int64_t offset, const ReadOptions& options = {}) const = 0;
+  virtual absl::StatusOr<ReadResult> Read(int64_t offset,
+                                          const ReadOptions& options = {}) const = 0;
 
   // The first record whose timestamp is >= `timestamp_ms` (batch max
   // timestamps guide the search, then records are scanned); nullopt when

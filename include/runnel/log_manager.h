@@ -17,9 +17,9 @@
 //
 // Threads: every method is thread-safe. The manager owns two background
 // threads (unless `background_thread` is false): one runs the periodic tasks,
-// the other the cleaner, whose passes may be long; the Run*Once methods do the same work on the caller's thread. Logs are
-// shared: a Log handed out stays usable until the last shared_ptr goes, even
-// after DeleteLog (its files are then already renamed away) or Close.
+// the other the cleaner, whose passes may be long; the Run*Once methods do the same work on the
+// caller's thread. Logs are shared: a Log handed out stays usable until the last shared_ptr goes,
+// even after DeleteLog (its files are then already renamed away) or Close.
 #pragma once
 
 #include <cstdint>

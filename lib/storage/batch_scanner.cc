@@ -15,8 +15,8 @@ namespace rb = runnel::record_batch;
 BatchInfo DecodeBatchInfo(const uint8_t* p, int64_t position) {
   BatchInfo b;
   b.position = position;
-  b.size = static_cast<int64_t>(rb::kLogOverhead) +
-           LoadBigEndian<int32_t>(p + rb::kBatchLengthOffset);
+  b.size =
+      static_cast<int64_t>(rb::kLogOverhead) + LoadBigEndian<int32_t>(p + rb::kBatchLengthOffset);
   b.base_offset = LoadBigEndian<int64_t>(p + rb::kBaseOffsetOffset);
   b.last_offset = b.base_offset + LoadBigEndian<int32_t>(p + rb::kLastOffsetDeltaOffset);
   b.max_timestamp = LoadBigEndian<int64_t>(p + rb::kMaxTimestampOffset);
@@ -39,8 +39,7 @@ absl::StatusOr<std::optional<BatchInfo>> BatchScanner::Next() {
   if (pos_ < chunk_start_ || pos_ + header > chunk_start_ + static_cast<int64_t>(chunk_.size())) {
     const int64_t want = std::min(kChunkBytes, end_ - pos_);
     chunk_.ResizeUninitialized(static_cast<size_t>(want));
-    RUNNEL_ASSIGN_OR_RETURN(size_t got,
-                            PreadUpTo(fd_, chunk_.data(), chunk_.size(), pos_, path_));
+    RUNNEL_ASSIGN_OR_RETURN(size_t got, PreadUpTo(fd_, chunk_.data(), chunk_.size(), pos_, path_));
     chunk_.Truncate(got);
     chunk_start_ = pos_;
     if (static_cast<int64_t>(got) < header) {

@@ -14,9 +14,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "runnel/common/byte_buffer.h"
 
 namespace runnel::storage {

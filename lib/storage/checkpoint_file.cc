@@ -1,11 +1,11 @@
 #include "storage/checkpoint_file.h"
 
 #include <functional>
-#include "absl/strings/string_view.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "runnel/common/status_macros.h"
 #include "storage/file_util.h"
 #include "storage/log_format.h"
@@ -27,7 +27,7 @@ absl::Status Malformed(const std::string& path, size_t line, absl::string_view w
 // Splits the file into entry lines after checking version and count.
 // NotFound (missing file) passes through for the caller to treat as empty.
 absl::StatusOr<std::vector<absl::string_view>> EntryLines(const std::string& path,
-                                                         const std::string& text) {
+                                                          const std::string& text) {
   std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
   if (!lines.empty() && lines.back().empty()) lines.pop_back();
   if (lines.size() < 2) return Malformed(path, lines.size() + 1, "missing version or count");
@@ -38,8 +38,7 @@ absl::StatusOr<std::vector<absl::string_view>> EntryLines(const std::string& pat
   size_t count = 0;
   if (!absl::SimpleAtoi(lines[1], &count)) return Malformed(path, 2, "bad count");
   if (count != lines.size() - 2) {
-    return Malformed(path, 2,
-                     absl::StrCat("count ", count, " but ", lines.size() - 2, " entries"));
+    return Malformed(path, 2, absl::StrCat("count ", count, " but ", lines.size() - 2, " entries"));
   }
   lines.erase(lines.begin(), lines.begin() + 2);
   return lines;
@@ -51,8 +50,8 @@ absl::Status WriteOffsetCheckpoint(const std::string& path,
                                    const std::map<TopicPartition, int64_t>& offsets) {
   return WriteFileAtomically(path, Render(offsets.size(), [&](std::string& out) {
                                for (const auto& [tp, offset] : offsets) {
-                                 absl::StrAppend(&out, tp.topic, " ", tp.partition, " ",
-                                                 offset, "\n");
+                                 absl::StrAppend(&out, tp.topic, " ", tp.partition, " ", offset,
+                                                 "\n");
                                }
                              }));
 }

@@ -54,12 +54,12 @@ absl::StatusOr<AppendResult> LogImpl::Append(std::span<uint8_t> batches,
       absl::StatusOr<rb::BatchFrame> frame = rb::FrameBatch(rest, pos);
       if (!frame.ok()) return Corrupt(frame.status());
       if (frame->size == 0 || !frame->complete) {
-        return Corrupt(absl::DataLossError(absl::StrCat("batch at byte ", pos, " is truncated (",
-                                                        rest.size(), " bytes left)")));
+        return Corrupt(absl::DataLossError(
+            absl::StrCat("batch at byte ", pos, " is truncated (", rest.size(), " bytes left)")));
       }
       if (frame->size > static_cast<size_t>(options_.max_message_bytes)) {
-        return absl::OutOfRangeError(absl::StrCat("record batch at byte ", pos, " is ",
-                                                  frame->size, " bytes, above max.message.bytes ",
+        return absl::OutOfRangeError(absl::StrCat("record batch at byte ", pos, " is ", frame->size,
+                                                  " bytes, above max.message.bytes ",
                                                   options_.max_message_bytes));
       }
       std::span<uint8_t> batch = rest.first(frame->size);
@@ -68,14 +68,14 @@ absl::StatusOr<AppendResult> LogImpl::Append(std::span<uint8_t> batches,
       BatchInfo info = DecodeBatchInfo(batch.data(), static_cast<int64_t>(pos));
       const int64_t delta = info.last_offset - info.base_offset;
       if (delta < 0) {
-        return Corrupt(absl::DataLossError(absl::StrCat("batch at byte ", pos,
-                                                        ": negative lastOffsetDelta ", delta)));
+        return Corrupt(absl::DataLossError(
+            absl::StrCat("batch at byte ", pos, ": negative lastOffsetDelta ", delta)));
       }
       if (leader) {
         if (info.record_count != delta + 1) {
-          return Corrupt(absl::DataLossError(absl::StrCat(
-              "batch at byte ", pos, ": record count ", info.record_count,
-              " does not match lastOffsetDelta ", delta)));
+          return Corrupt(absl::DataLossError(
+              absl::StrCat("batch at byte ", pos, ": record count ", info.record_count,
+                           " does not match lastOffsetDelta ", delta)));
         }
         info.base_offset = next;
         info.last_offset = next + delta;
@@ -84,8 +84,10 @@ absl::StatusOr<AppendResult> LogImpl::Append(std::span<uint8_t> batches,
             absl::StrCat("replicated batch at byte ", pos, " starts at offset ", info.base_offset,
                          ", below the expected ", next, " (offsets out of order)"));
       }
-      pending.push_back({pos, {info.last_offset, info.max_timestamp, info.size},
-                         info.base_offset, info.record_count});
+      pending.push_back({pos,
+                         {info.last_offset, info.max_timestamp, info.size},
+                         info.base_offset,
+                         info.record_count});
       next = info.last_offset + 1;
       pos += frame->size;
     }
@@ -140,8 +142,8 @@ absl::StatusOr<AppendResult> LogImpl::Append(std::span<uint8_t> batches,
     std::optional<int32_t> latest = epochs_->LatestEpoch();
     for (const PendingBatch& p : pending) {
       records += p.record_count;
-      int32_t epoch = LoadBigEndian<int32_t>(batches.data() + p.position +
-                                             rb::kPartitionLeaderEpochOffset);
+      int32_t epoch =
+          LoadBigEndian<int32_t>(batches.data() + p.position + rb::kPartitionLeaderEpochOffset);
       if (epoch >= 0 && (!latest.has_value() || epoch > *latest)) {
         absl::Status assigned = epochs_->Assign(epoch, p.base_offset);
         // The batch is in the log; an epoch checkpoint that cannot be written

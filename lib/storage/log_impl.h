@@ -55,9 +55,13 @@ class LogImpl final : public Log {
   absl::StatusOr<ReadResult> Read(int64_t offset, const ReadOptions& options) const override;
   absl::StatusOr<std::optional<TimestampAndOffset>> ReadByTimestamp(
       int64_t timestamp_ms) const override;
-  int64_t log_start_offset() const override { return start_offset_.load(std::memory_order_acquire); }
+  int64_t log_start_offset() const override {
+    return start_offset_.load(std::memory_order_acquire);
+  }
   int64_t log_end_offset() const override { return end_offset_.load(std::memory_order_acquire); }
-  int64_t recovery_point() const override { return recovery_point_.load(std::memory_order_acquire); }
+  int64_t recovery_point() const override {
+    return recovery_point_.load(std::memory_order_acquire);
+  }
   int64_t size_bytes() const override;
   int32_t segment_count() const override;
   const std::string& dir() const override { return dir_; }

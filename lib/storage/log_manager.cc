@@ -158,8 +158,8 @@ absl::Status LogManagerImpl::DeleteLog(const TopicPartition& tp) {
   }
   RUNNEL_RETURN_IF_ERROR(log->Close());
   static std::atomic<uint64_t> counter{0};
-  const std::string doomed = absl::StrCat(log->dir(), ".", clock_->NowMs(), "-",
-                                          counter.fetch_add(1), kDeleteDirSuffix);
+  const std::string doomed =
+      absl::StrCat(log->dir(), ".", clock_->NowMs(), "-", counter.fetch_add(1), kDeleteDirSuffix);
   RUNNEL_RETURN_IF_ERROR(RenameFile(log->dir(), doomed));
   RUNNEL_RETURN_IF_ERROR(FsyncDir(options_.data_dir));
   // Open descriptors keep serving readers that still hold the log.
@@ -187,8 +187,7 @@ absl::Status LogManagerImpl::Checkpoint() {
   absl::MutexLock lock(&checkpoint_mu_);
   RUNNEL_RETURN_IF_ERROR(
       WriteOffsetCheckpoint(JoinPath(options_.data_dir, kRecoveryPointCheckpointFile), rp));
-  return WriteOffsetCheckpoint(JoinPath(options_.data_dir, kLogStartOffsetCheckpointFile),
-                               starts);
+  return WriteOffsetCheckpoint(JoinPath(options_.data_dir, kLogStartOffsetCheckpointFile), starts);
 }
 
 absl::Status LogManagerImpl::RunRetentionOnce() {
@@ -206,16 +205,14 @@ absl::Status LogManagerImpl::RunFlushOnce() {
   return first;
 }
 
-absl::Status LogManagerImpl::RunCleanerOnce() {
-  return cleaner_->CleanOnce(Logs()).status();
-}
+absl::Status LogManagerImpl::RunCleanerOnce() { return cleaner_->CleanOnce(Logs()).status(); }
 
 void LogManagerImpl::BackgroundLoop() {
   int64_t next_retention = clock_->NowMs() + options_.retention_check_interval_ms;
   int64_t next_checkpoint = clock_->NowMs() + options_.checkpoint_interval_ms;
-  const absl::Duration tick = absl::Milliseconds(std::min<int64_t>(
-      {options_.flush_check_interval_ms, options_.retention_check_interval_ms,
-       options_.checkpoint_interval_ms, 1000}));
+  const absl::Duration tick = absl::Milliseconds(
+      std::min<int64_t>({options_.flush_check_interval_ms, options_.retention_check_interval_ms,
+                         options_.checkpoint_interval_ms, 1000}));
   while (true) {
     {
       absl::MutexLock lock(&stop_mu_);

@@ -59,7 +59,8 @@ absl::Status LogImpl::CleanUpStrayFiles(const std::vector<std::string>& names) {
     }
     for (absl::string_view ext : {kLogFileSuffix, kIndexFileSuffix, kTimeIndexFileSuffix}) {
       std::string from = JoinPath(dir_, absl::StrCat(SegmentFileName(*base, ext), kSwapFileSuffix));
-      if (PathExists(from)) RUNNEL_RETURN_IF_ERROR(RenameFile(from, JoinPath(dir_, SegmentFileName(*base, ext))));
+      if (PathExists(from))
+        RUNNEL_RETURN_IF_ERROR(RenameFile(from, JoinPath(dir_, SegmentFileName(*base, ext))));
     }
   }
   for (const std::string& name : names) {
@@ -118,13 +119,11 @@ absl::Status LogImpl::Load(const LogOpenOptions& open) {
       continue;
     }
     auto next = std::next(it);
-    const bool sane =
-        seg.IndexesLookSane(next == segments->end() ? INT64_MAX : next->first);
+    const bool sane = seg.IndexesLookSane(next == segments->end() ? INT64_MAX : next->first);
     if (unflushed || !sane) {
       if (!sane) report_.rebuilt_indexes.push_back(seg.offset_index().file().path());
-      RUNNEL_ASSIGN_OR_RETURN(SegmentRecovery rec,
-                              seg.Recover(options_.index_interval_bytes,
-                                          options_.segment_index_bytes));
+      RUNNEL_ASSIGN_OR_RETURN(SegmentRecovery rec, seg.Recover(options_.index_interval_bytes,
+                                                               options_.segment_index_bytes));
       report_.segments_recovered++;
       if (rec.truncation.has_value()) {
         report_.truncations.push_back(*rec.truncation);
@@ -139,9 +138,8 @@ absl::Status LogImpl::Load(const LogOpenOptions& open) {
     // Not recovered: find its end from the last index entry on.
     absl::Status tail = active_->LoadTail();
     if (!tail.ok()) {
-      RUNNEL_ASSIGN_OR_RETURN(SegmentRecovery rec,
-                              active_->Recover(options_.index_interval_bytes,
-                                               options_.segment_index_bytes));
+      RUNNEL_ASSIGN_OR_RETURN(SegmentRecovery rec, active_->Recover(options_.index_interval_bytes,
+                                                                    options_.segment_index_bytes));
       report_.segments_recovered++;
       if (rec.truncation.has_value()) report_.truncations.push_back(*rec.truncation);
     }
@@ -149,8 +147,7 @@ absl::Status LogImpl::Load(const LogOpenOptions& open) {
   RUNNEL_RETURN_IF_ERROR(active_->OpenForAppends(options_.segment_index_bytes));
 
   const int64_t end = active_->next_offset();
-  const int64_t start =
-      std::min(std::max(open.log_start_offset, segments->begin()->first), end);
+  const int64_t start = std::min(std::max(open.log_start_offset, segments->begin()->first), end);
   end_offset_.store(end, std::memory_order_release);
   start_offset_.store(start, std::memory_order_release);
   recovery_point_.store(std::clamp(open.recovery_point, start, end), std::memory_order_release);
@@ -184,9 +181,7 @@ int64_t LogImpl::size_bytes() const {
   return total;
 }
 
-int32_t LogImpl::segment_count() const {
-  return static_cast<int32_t>(SegmentsSnapshot()->size());
-}
+int32_t LogImpl::segment_count() const { return static_cast<int32_t>(SegmentsSnapshot()->size()); }
 
 std::shared_ptr<const LogImpl::SegmentMap> LogImpl::SegmentsSnapshot() const {
   absl::MutexLock lock(&segments_mu_);

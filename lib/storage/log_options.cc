@@ -1,4 +1,6 @@
 // LogOptions validation and Kafka-style string properties.
+#include "runnel/log_options.h"
+
 #include <time.h>
 
 #include <functional>
@@ -6,7 +8,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "runnel/common/status_macros.h"
-#include "runnel/log_options.h"
 #include "storage/log_format.h"
 
 namespace runnel::storage {
@@ -116,9 +117,7 @@ const std::map<std::string, Setter, std::less<>>& Setters() {
          return absl::OkStatus();
        }},
       {"flush.messages",
-       [](auto k, auto v, LogOptions& o) {
-         return ParseInt<int64_t>(k, v, 1, &o.flush_messages);
-       }},
+       [](auto k, auto v, LogOptions& o) { return ParseInt<int64_t>(k, v, 1, &o.flush_messages); }},
       {"flush.ms",
        [](auto k, auto v, LogOptions& o) { return ParseInt<int64_t>(k, v, 0, &o.flush_ms); }},
       {"max.message.bytes",
@@ -216,9 +215,8 @@ std::map<std::string, std::string> LogOptions::ToProperties() const {
       {"flush.messages", absl::StrCat(flush_messages)},
       {"flush.ms", absl::StrCat(flush_ms)},
       {"max.message.bytes", absl::StrCat(max_message_bytes)},
-      {"message.timestamp.type", message_timestamp_type == TimestampType::kLogAppendTime
-                                     ? "LogAppendTime"
-                                     : "CreateTime"},
+      {"message.timestamp.type",
+       message_timestamp_type == TimestampType::kLogAppendTime ? "LogAppendTime" : "CreateTime"},
       {"file.delete.delay.ms", absl::StrCat(file_delete_delay_ms)},
   };
 }

@@ -36,14 +36,14 @@ struct ReadBudget {
 
 // Appends the run of admitted batches of `seg` starting with `first` to
 // `result`; sets budget.done when a limit stopped it.
-absl::Status ReadRun(const std::shared_ptr<Segment>& seg, const BatchInfo& first,
-                     int64_t limit, bool copy, ReadBudget& budget, ReadResult& result) {
+absl::Status ReadRun(const std::shared_ptr<Segment>& seg, const BatchInfo& first, int64_t limit,
+                     bool copy, ReadBudget& budget, ReadResult& result) {
   int64_t length = 0;
   int64_t next_offset = result.next_offset;
   if (copy) {
     // One pread of everything that may fit, then cut at a batch boundary.
-    int64_t want = std::min(std::max(budget.max_bytes - budget.used, first.size),
-                            limit - first.position);
+    int64_t want =
+        std::min(std::max(budget.max_bytes - budget.used, first.size), limit - first.position);
     const size_t at = result.bytes.size();
     RUNNEL_RETURN_IF_ERROR(seg->ReadBytes(first.position, want, result.bytes));
     while (length + static_cast<int64_t>(rb::kHeaderSize) <= want) {
@@ -74,8 +74,7 @@ absl::Status ReadRun(const std::shared_ptr<Segment>& seg, const BatchInfo& first
     }
   }
   if (length > 0) {
-    result.slices.push_back(
-        FileSlice{seg->fd(), first.position, length, seg->log_path(), seg});
+    result.slices.push_back(FileSlice{seg->fd(), first.position, length, seg->log_path(), seg});
     result.total_bytes += length;
     result.next_offset = next_offset;
   }
@@ -90,8 +89,8 @@ absl::StatusOr<ReadResult> LogImpl::Read(int64_t offset, const ReadOptions& opti
   result.log_start_offset = log_start_offset();
   if (offset < result.log_start_offset || offset > result.log_end_offset) {
     return absl::OutOfRangeError(absl::StrCat("offset ", offset, " is outside the log [",
-                                              result.log_start_offset, ", ",
-                                              result.log_end_offset, "] of ", dir_));
+                                              result.log_start_offset, ", ", result.log_end_offset,
+                                              "] of ", dir_));
   }
   ReadBudget budget{options.max_bytes, options.strict_max_bytes,
                     options.max_offset >= 0 ? std::min(options.max_offset, result.log_end_offset)
@@ -121,7 +120,8 @@ absl::StatusOr<std::optional<TimestampAndOffset>> LogImpl::ReadByTimestamp(
   ByteBuffer bytes;
   for (const auto& [base, seg] : *segments) {
     if (seg->MaxTimestamp() < timestamp_ms) continue;
-    RUNNEL_ASSIGN_OR_RETURN(std::optional<BatchInfo> first, seg->FindBatchByTimestamp(timestamp_ms));
+    RUNNEL_ASSIGN_OR_RETURN(std::optional<BatchInfo> first,
+                            seg->FindBatchByTimestamp(timestamp_ms));
     if (!first.has_value()) continue;
     BatchScanner scan(seg->fd(), seg->log_path(), first->position, seg->size());
     while (true) {

@@ -97,9 +97,9 @@ absl::Status LogImpl::TruncateFully(int64_t new_start_offset) {
     std::vector<std::shared_ptr<Segment>> doomed;
     for (const auto& [base, seg] : *SegmentsSnapshot()) doomed.push_back(seg);
     RUNNEL_RETURN_IF_ERROR(DeleteSegmentsLocked(doomed));
-    RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Segment> fresh,
-                            Segment::Create(dir_, new_start_offset, options_.segment_index_bytes,
-                                            clock_->NowMs()));
+    RUNNEL_ASSIGN_OR_RETURN(
+        std::shared_ptr<Segment> fresh,
+        Segment::Create(dir_, new_start_offset, options_.segment_index_bytes, clock_->NowMs()));
     auto segments = std::make_shared<SegmentMap>();
     (*segments)[new_start_offset] = fresh;
     // The offsets move before the new segment appears, so a reader never
@@ -179,8 +179,8 @@ absl::StatusOr<int> LogImpl::ApplyRetention() {
   if (count == 0) return 0;
   std::vector<std::shared_ptr<Segment>> doomed(ordered.begin(),
                                                ordered.begin() + static_cast<ptrdiff_t>(count));
-  const int64_t new_start = count < ordered.size() ? ordered[count]->base_offset()
-                                                   : active_->base_offset();
+  const int64_t new_start =
+      count < ordered.size() ? ordered[count]->base_offset() : active_->base_offset();
   RUNNEL_RETURN_IF_ERROR(MoveStartOffsetLocked(new_start));
   RUNNEL_RETURN_IF_ERROR(DeleteSegmentsLocked(doomed));
   return static_cast<int>(count);

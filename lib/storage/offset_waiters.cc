@@ -65,7 +65,8 @@ void OffsetWaiters::Notify() {
     cv_.SignalAll();
     const int64_t end = end_->load();
     auto stop = watches_.lower_bound(end);
-    for (auto it = watches_.begin(); it != stop; ++it) ready.push_back(std::move(it->second.callback));
+    for (auto it = watches_.begin(); it != stop; ++it)
+      ready.push_back(std::move(it->second.callback));
     watches_.erase(watches_.begin(), stop);
     interested_.fetch_sub(static_cast<int>(ready.size()));
   }

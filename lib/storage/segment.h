@@ -60,16 +60,14 @@ class Segment {
   // live segment, kCleanedFileSuffix for a cleaner's replacement. Its indexes
   // are preallocated to `index_max_bytes`.
   static absl::StatusOr<std::shared_ptr<Segment>> Create(const std::string& dir,
-                                                          int64_t base_offset,
-                                                          int32_t index_max_bytes,
-                                                          int64_t now_ms,
-                                                          absl::string_view suffix = "");
+                                                         int64_t base_offset,
+                                                         int32_t index_max_bytes, int64_t now_ms,
+                                                         absl::string_view suffix = "");
 
   // Opens an existing segment. Nothing is read but the .log size; indexes map
   // lazily. next_offset() is unknown (= base) until LoadTail or Recover.
   static absl::StatusOr<std::shared_ptr<Segment>> OpenExisting(const std::string& dir,
-                                                                int64_t base_offset,
-                                                                int64_t now_ms);
+                                                               int64_t base_offset, int64_t now_ms);
 
   ~Segment();
   Segment(const Segment&) = delete;
@@ -158,8 +156,8 @@ class Segment {
   absl::Status RenameSuffix(absl::string_view to);
 
  private:
-  Segment(std::string dir, int64_t base_offset, std::string suffix, FileHandle log_fd,
-          int64_t size, int64_t now_ms);
+  Segment(std::string dir, int64_t base_offset, std::string suffix, FileHandle log_fd, int64_t size,
+          int64_t now_ms);
   std::string PathFor(absl::string_view suffix, absl::string_view ext) const;
   absl::Status AddIndexEntries(const AppendedBatch& b, int64_t position,
                                int32_t index_interval_bytes);

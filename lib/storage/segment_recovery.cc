@@ -33,8 +33,7 @@ class ChunkReader {
     if (pos < start_ || pos + n > start_ + static_cast<int64_t>(buf_.size())) {
       int64_t want = std::min(std::max(n, kRecoveryChunkBytes), file_size_ - pos);
       buf_.ResizeUninitialized(static_cast<size_t>(want));
-      RUNNEL_ASSIGN_OR_RETURN(size_t got,
-                              PreadUpTo(fd_, buf_.data(), buf_.size(), pos, path_));
+      RUNNEL_ASSIGN_OR_RETURN(size_t got, PreadUpTo(fd_, buf_.data(), buf_.size(), pos, path_));
       buf_.Truncate(got);
       start_ = pos;
       if (static_cast<int64_t>(got) < n) {
@@ -85,8 +84,8 @@ absl::StatusOr<SegmentRecovery> Segment::Recover(int32_t index_interval_bytes,
     }
     if (static_cast<int64_t>(frame->size) > left) {
       bad = absl::DataLossError(absl::StrCat("batch at byte ", pos, " of ", frame->size,
-                                             " bytes runs past the end of the file (",
-                                             left, " bytes left): a torn write"));
+                                             " bytes runs past the end of the file (", left,
+                                             " bytes left): a torn write"));
       break;
     }
     const int64_t size = static_cast<int64_t>(frame->size);
@@ -96,21 +95,21 @@ absl::StatusOr<SegmentRecovery> Segment::Recover(int32_t index_interval_bytes,
     BatchInfo info = DecodeBatchInfo(batch, pos);
     if (info.base_offset < expected || info.last_offset < info.base_offset ||
         info.last_offset - base_offset_ > INT32_MAX) {
-      bad = absl::DataLossError(absl::StrCat("batch at byte ", pos, " has offsets ",
-                                             info.base_offset, "..", info.last_offset,
-                                             ", expected from ", expected));
+      bad =
+          absl::DataLossError(absl::StrCat("batch at byte ", pos, " has offsets ", info.base_offset,
+                                           "..", info.last_offset, ", expected from ", expected));
       break;
     }
-    RUNNEL_RETURN_IF_ERROR(AddIndexEntries({info.last_offset, info.max_timestamp, size}, pos,
-                                           index_interval_bytes));
+    RUNNEL_RETURN_IF_ERROR(
+        AddIndexEntries({info.last_offset, info.max_timestamp, size}, pos, index_interval_bytes));
     expected = info.last_offset + 1;
     pos += size;
   }
   SegmentRecovery result;
   result.valid_bytes = pos;
   if (!bad.ok()) {
-    result.truncation = RecoveryTruncation{log_path_, pos, file_size - pos,
-                                           std::string(bad.message())};
+    result.truncation =
+        RecoveryTruncation{log_path_, pos, file_size - pos, std::string(bad.message())};
     RUNNEL_RETURN_IF_ERROR(Truncate(fd(), pos, log_path_));
   }
   size_.store(pos, std::memory_order_release);
@@ -175,8 +174,8 @@ absl::Status Segment::LoadTail() {
   int64_t start = last.position <= limit ? last.position : 0;
   TimestampOffsetEntry te = time_index_.LastEntry();
   int64_t max_ts = std::max(te.timestamp, max_timestamp_.load());
-  int64_t max_ts_offset = te.timestamp >= max_timestamp_.load() ? te.offset
-                                                                 : offset_of_max_timestamp_.load();
+  int64_t max_ts_offset =
+      te.timestamp >= max_timestamp_.load() ? te.offset : offset_of_max_timestamp_.load();
   int64_t next = base_offset_;
   BatchScanner scan(fd(), log_path_, start, limit);
   while (true) {

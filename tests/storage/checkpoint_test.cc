@@ -64,7 +64,7 @@ TEST_CASE("leader epoch cache follows Kafka's rules", "[epoch]") {
   // OffsetsForLeaderEpoch.
   CHECK(c.EndOffsetFor(4, 30).start_offset == 30);  // latest epoch: log end
   CHECK(c.EndOffsetFor(2, 30).start_offset == 20);
-  CHECK(c.EndOffsetFor(3, 30).epoch == 2);          // unknown epoch: the one below
+  CHECK(c.EndOffsetFor(3, 30).epoch == 2);  // unknown epoch: the one below
   CHECK(c.EndOffsetFor(3, 30).start_offset == 20);
   CHECK(c.EndOffsetFor(0, 30).epoch == 0);
   CHECK(c.EndOffsetFor(0, 30).start_offset == 0);

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include <sys/stat.h>
+
+#include <catch2/catch.hpp>
 
 #include "storage/index_file.h"
 #include "storage/log_format.h"

@@ -1,6 +1,7 @@
+#include "runnel/log_manager.h"
+
 #include <catch2/catch.hpp>
 
-#include "runnel/log_manager.h"
 #include "storage/file_util.h"
 #include "storage/log_manager_impl.h"
 #include "test_util.h"

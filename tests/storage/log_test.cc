@@ -1,13 +1,13 @@
-#include <catch2/catch.hpp>
+#include "runnel/log.h"
 
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <thread>
 
 #include "common/record_batch_format.h"
 #include "runnel/common/endian.h"
-#include "runnel/log.h"
 #include "storage/file_util.h"
 #include "test_util.h"
 
@@ -334,8 +334,7 @@ TEST_CASE("AppendRecords batches key/value records for embedded writers", "[log]
 TEST_CASE("waiters wake when data arrives, time out, or see the log close", "[log]") {
   TempDir dir;
   auto log = OpenLog(dir.path(), {}, nullptr);
-  CHECK(absl::IsDeadlineExceeded(
-      log->WaitForOffset(0, absl::Now() + absl::Milliseconds(10))));
+  CHECK(absl::IsDeadlineExceeded(log->WaitForOffset(0, absl::Now() + absl::Milliseconds(10))));
 
   std::atomic<int> fired{0};
   absl::Status watch_status = absl::UnknownError("unset");

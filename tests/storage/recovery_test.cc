@@ -1,9 +1,8 @@
-#include <catch2/catch.hpp>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <random>
 
 #include "common/record_batch_format.h"
@@ -207,7 +206,8 @@ TEST_CASE("missing or corrupt indexes are rebuilt", "[recovery]") {
       }
     }
     REQUIRE_FALSE(second_index.empty());
-    REQUIRE(WriteFileAtomically(second_index, std::string("\x00\x00\x00\x05\x7f\x00\x00\x00", 8)).ok());
+    REQUIRE(
+        WriteFileAtomically(second_index, std::string("\x00\x00\x00\x05\x7f\x00\x00\x00", 8)).ok());
   }
   absl::StatusOr<std::unique_ptr<Log>> log =
       Log::Open({.dir = dir.path(), .log = o, .recovery_point = end});
@@ -348,7 +348,8 @@ TEST_CASE("random garbage in index files never breaks reads", "[recovery]") {
     }
     const std::vector<std::string> names = *ListDir(dir.path());
     for (const std::string& n : names) {
-      if (ParseSegmentFileName(n, kIndexFileSuffix) || ParseSegmentFileName(n, kTimeIndexFileSuffix)) {
+      if (ParseSegmentFileName(n, kIndexFileSuffix) ||
+          ParseSegmentFileName(n, kTimeIndexFileSuffix)) {
         std::string garbage(static_cast<size_t>(rng() % 5) * 24, '\0');
         for (char& c : garbage) c = static_cast<char>(rng());
         absl::Status w = WriteFileAtomically(dir.Sub(n), garbage);

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
+
+#include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
 #include "runnel/log.h"
@@ -26,8 +26,7 @@ int CountFiles(const std::string& dir, absl::string_view suffix) {
 // Ten segments of 5 batches each; batch i has timestamps from `t0 + 1000 * i`.
 std::unique_ptr<Log> FillLog(const std::string& dir, const LogOptions& o, FakeClock& clock,
                              int64_t t0) {
-  absl::StatusOr<std::unique_ptr<Log>> log =
-      Log::Open({.dir = dir, .log = o, .clock = &clock});
+  absl::StatusOr<std::unique_ptr<Log>> log = Log::Open({.dir = dir, .log = o, .clock = &clock});
   REQUIRE(log.ok());
   for (int i = 0; i < 50; ++i) {
     ByteBuffer b = MakeBatch(2, t0 + 1000 * i, 30);
@@ -90,7 +89,7 @@ TEST_CASE("size retention keeps the log under retention.bytes", "[retention]") {
   auto log = FillLog(dir.path(), o, clock, 1'000'000);
   const int64_t total = log->size_bytes();
   const int64_t per_segment = total / 10;
-  REQUIRE(total == 10 * per_segment);              // equal segments
+  REQUIRE(total == 10 * per_segment);               // equal segments
   o.retention_bytes = total - 3 * per_segment - 1;  // a byte short of three segments too much
   REQUIRE(log->UpdateOptions(o).ok());
   absl::StatusOr<int> deleted = log->ApplyRetention();

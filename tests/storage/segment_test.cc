@@ -1,12 +1,12 @@
 // The segment API a cleaner (compaction) builds on: list segments, read
 // their batches, write a replacement and swap it in atomically; and the
 // write path's behaviour when the file system refuses a write.
-#include <catch2/catch.hpp>
-
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
 #include "storage/file_util.h"
@@ -40,8 +40,8 @@ LogOptions SmallSegments() {
 // cleaner that dropped half the batches would.
 std::shared_ptr<Segment> HalfOf(const std::string& dir,
                                 const std::vector<std::shared_ptr<Segment>>& old) {
-  absl::StatusOr<std::shared_ptr<Segment>> out = Segment::Create(
-      dir, old.front()->base_offset(), 4096, 0, kCleanedFileSuffix);
+  absl::StatusOr<std::shared_ptr<Segment>> out =
+      Segment::Create(dir, old.front()->base_offset(), 4096, 0, kCleanedFileSuffix);
   REQUIRE(out.ok());
   int n = 0;
   for (const auto& seg : old) {
