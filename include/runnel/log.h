@@ -53,7 +53,9 @@ enum class AppendOrigin : uint8_t {
   // embedded writer). The base offset in the input is ignored and rewritten.
   kLeader = 0,
   // Offsets come from the batches (replication): the first must be at least
-  // the end offset, and they must increase. Nothing is rewritten.
+  // the end offset, and they must increase. Nothing is rewritten; a batch
+  // whose partitionLeaderEpoch is newer than the cache's latest starts that
+  // epoch in the leader-epoch cache.
   kReplica = 1,
 };
 
@@ -61,7 +63,7 @@ struct AppendOptions {
   AppendOrigin origin = AppendOrigin::kLeader;
   // For kLeader: when >= 0, written into each batch's partitionLeaderEpoch
   // (outside the CRC) and recorded in the leader-epoch cache. -1 leaves the
-  // batches' own field alone.
+  // batches' own field alone and records no epoch.
   int32_t leader_epoch = -1;
 };
 

@@ -142,8 +142,12 @@ absl::StatusOr<AppendResult> LogImpl::Append(std::span<uint8_t> batches,
     std::optional<int32_t> latest = epochs_->LatestEpoch();
     for (const PendingBatch& p : pending) {
       records += p.record_count;
-      int32_t epoch =
-          LoadBigEndian<int32_t>(batches.data() + p.position + rb::kPartitionLeaderEpochOffset);
+      // A leader records only the epoch it stamped: a producer's own
+      // partitionLeaderEpoch field is not the log's to believe.
+      const int32_t epoch =
+          leader ? options.leader_epoch
+                 : LoadBigEndian<int32_t>(batches.data() + p.position +
+                                          rb::kPartitionLeaderEpochOffset);
       if (epoch >= 0 && (!latest.has_value() || epoch > *latest)) {
         absl::Status assigned = epochs_->Assign(epoch, p.base_offset);
         // The batch is in the log; an epoch checkpoint that cannot be written

@@ -304,11 +304,16 @@ TEST_CASE("replica appends keep the leader's offsets and epochs", "[log]") {
   CHECK(absl::IsFailedPrecondition(
       log->Append(Span(old), {.origin = AppendOrigin::kReplica}).status()));
 
-  // A leader append stamps its epoch.
+  // A producer's partitionLeaderEpoch field does not reach the cache...
+  ByteBuffer odd = MakeBatch(1, 1000);
+  StoreBigEndian<int32_t>(odd.data() + record_batch::kPartitionLeaderEpochOffset, 9);
+  REQUIRE(log->Append(Span(odd)).ok());
+  CHECK(log->LatestLeaderEpoch() == 3);
+  // ...the epoch a leader append stamps does.
   ByteBuffer mine = MakeBatch(1, 1000);
   REQUIRE(log->Append(Span(mine), {.leader_epoch = 4}).ok());
-  CHECK(log->EndOffsetForEpoch(3).start_offset == 15);
-  CHECK(log->EndOffsetForEpoch(4).start_offset == 16);
+  CHECK(log->EndOffsetForEpoch(3).start_offset == 16);
+  CHECK(log->EndOffsetForEpoch(4).start_offset == 17);
 }
 
 TEST_CASE("AppendRecords batches key/value records for embedded writers", "[log]") {
