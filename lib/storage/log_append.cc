@@ -1,5 +1,6 @@
 // The write path: validate, assign offsets, roll, write, publish; and flush.
 #include <algorithm>
+#include <utility>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
@@ -216,6 +217,7 @@ absl::Status LogImpl::RollLocked(int64_t base_offset) {
   (*segments)[base_offset] = *next;
   PublishSegments(std::move(segments));
   active_ = *std::move(next);
+  dir_dirty_ = true;
   return absl::OkStatus();
 }
 
@@ -223,11 +225,18 @@ absl::Status LogImpl::Flush() {
   // fsync runs without mu_ so appends continue meanwhile; the recovery point
   // only moves to what was appended before the flush started.
   int64_t end;
+  bool sync_dir;
   std::vector<std::shared_ptr<Segment>> dirty;
   {
     absl::MutexLock lock(&mu_);
     RUNNEL_RETURN_IF_ERROR(CheckWritable());
     end = end_offset_.load();
+    // Nothing appended and no file created since the last flush: nothing to
+    // sync (LogManager::Close flushes every log; most are idle).
+    if (end == recovery_point_.load() && !dir_dirty_ && unflushed_messages_ == 0) {
+      return absl::OkStatus();
+    }
+    sync_dir = std::exchange(dir_dirty_, false);
     std::shared_ptr<const SegmentMap> segments = SegmentsSnapshot();
     auto it = segments->upper_bound(recovery_point_.load());
     if (it != segments->begin()) --it;
@@ -235,9 +244,17 @@ absl::Status LogImpl::Flush() {
     unflushed_messages_ = 0;
     first_unflushed_ms_ = -1;
   }
-  for (const auto& seg : dirty) RUNNEL_RETURN_IF_ERROR(seg->Flush());
-  RUNNEL_RETURN_IF_ERROR(FsyncDir(dir_));
+  absl::Status synced;
+  for (const auto& seg : dirty) {
+    synced = seg->Flush();
+    if (!synced.ok()) break;
+  }
+  if (synced.ok() && sync_dir) synced = FsyncDir(dir_);
   absl::MutexLock lock(&mu_);
+  if (!synced.ok()) {
+    dir_dirty_ = dir_dirty_ || sync_dir;
+    return synced;
+  }
   int64_t target = std::min(end, end_offset_.load());
   if (target > recovery_point_.load()) recovery_point_.store(target, std::memory_order_release);
   return absl::OkStatus();

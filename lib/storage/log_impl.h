@@ -130,6 +130,9 @@ class LogImpl final : public Log {
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
   int64_t unflushed_messages_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t first_unflushed_ms_ ABSL_GUARDED_BY(mu_) = -1;
+  // Files were created, renamed or removed since the directory was last
+  // fsynced; the next Flush syncs it too.
+  bool dir_dirty_ ABSL_GUARDED_BY(mu_) = true;
 
   mutable absl::Mutex segments_mu_;
   std::shared_ptr<const SegmentMap> segments_ ABSL_GUARDED_BY(segments_mu_);

@@ -74,7 +74,12 @@ absl::Status LogImpl::CleanUpStrayFiles(const std::vector<std::string>& names) {
 
 absl::Status LogImpl::Load(const LogOpenOptions& open) {
   absl::MutexLock lock(&mu_);
-  RUNNEL_RETURN_IF_ERROR(CreateDirs(dir_));
+  if (!IsDirectory(dir_)) {
+    // A new partition: its directory entry must survive a crash too.
+    RUNNEL_RETURN_IF_ERROR(CreateDirs(dir_));
+    const size_t slash = dir_.find_last_of('/');
+    RUNNEL_RETURN_IF_ERROR(FsyncDir(slash == std::string::npos ? "." : dir_.substr(0, slash)));
+  }
   RUNNEL_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir_));
   RUNNEL_RETURN_IF_ERROR(CleanUpStrayFiles(names));
   RUNNEL_ASSIGN_OR_RETURN(names, ListDir(dir_));

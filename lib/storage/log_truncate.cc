@@ -14,6 +14,7 @@ namespace runnel::storage {
 
 absl::Status LogImpl::DeleteSegmentsLocked(const std::vector<std::shared_ptr<Segment>>& doomed) {
   if (doomed.empty()) return absl::OkStatus();
+  dir_dirty_ = true;
   auto segments = std::make_shared<SegmentMap>(*SegmentsSnapshot());
   for (const auto& seg : doomed) segments->erase(seg->base_offset());
   PublishSegments(std::move(segments));
@@ -77,6 +78,7 @@ absl::Status LogImpl::Truncate(int64_t offset) {
       RUNNEL_RETURN_IF_ERROR(DeleteSegmentsLocked(doomed));
       active_ = keep;
       RUNNEL_ASSIGN_OR_RETURN(std::optional<int64_t> removed, keep->TruncateTo(offset));
+      dir_dirty_ = true;  // the next Flush must make the shorter file durable
       RUNNEL_RETURN_IF_ERROR(keep->OpenForAppends(options_.segment_index_bytes));
       const int64_t end = removed.has_value() ? std::min(offset, *removed) : offset;
       end_offset_.store(end, std::memory_order_release);
