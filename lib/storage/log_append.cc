@@ -113,6 +113,8 @@ absl::StatusOr<AppendResult> LogImpl::Append(std::span<uint8_t> batches,
       metas.push_back(p.meta);
     }
 
+    RUNNEL_RETURN_IF_ERROR(UnparkLocked());
+    last_append_ms_ = now;
     const int64_t first_offset = pending.front().base_offset;
     const int64_t last_offset = pending.back().meta.last_offset;
     const int64_t bytes = static_cast<int64_t>(batches.size());
@@ -145,10 +147,9 @@ absl::StatusOr<AppendResult> LogImpl::Append(std::span<uint8_t> batches,
       records += p.record_count;
       // A leader records only the epoch it stamped: a producer's own
       // partitionLeaderEpoch field is not the log's to believe.
-      const int32_t epoch =
-          leader ? options.leader_epoch
-                 : LoadBigEndian<int32_t>(batches.data() + p.position +
-                                          rb::kPartitionLeaderEpochOffset);
+      const int32_t epoch = leader ? options.leader_epoch
+                                   : LoadBigEndian<int32_t>(batches.data() + p.position +
+                                                            rb::kPartitionLeaderEpochOffset);
       if (epoch >= 0 && (!latest.has_value() || epoch > *latest)) {
         absl::Status assigned = epochs_->Assign(epoch, p.base_offset);
         // The batch is in the log; an epoch checkpoint that cannot be written
@@ -210,13 +211,14 @@ absl::Status LogImpl::RollLocked(int64_t base_offset) {
       Segment::Create(dir_, base_offset, options_.segment_index_bytes, clock_->NowMs());
   if (!next.ok()) {
     // Keep appending to the old segment; the next append retries the roll.
-    (void)active_->OpenForAppends(options_.segment_index_bytes);
+    active_open_ = active_->OpenForAppends(options_.segment_index_bytes).ok();
     return next.status();
   }
   auto segments = std::make_shared<SegmentMap>(*SegmentsSnapshot());
   (*segments)[base_offset] = *next;
   PublishSegments(std::move(segments));
   active_ = *std::move(next);
+  active_open_ = true;  // Segment::Create preallocates its indexes
   dir_dirty_ = true;
   return absl::OkStatus();
 }

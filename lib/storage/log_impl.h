@@ -98,6 +98,12 @@ class LogImpl final : public Log {
   // them when `all`).
   absl::Status RemoveDeletedFiles(bool all);
 
+  // When nothing was appended for `idle_ms`, stops the active segment taking
+  // appends: its indexes are trimmed and their descriptors closed, so an
+  // idle partition holds one descriptor a segment. The next append reopens
+  // them. Returns whether the log is (now) parked.
+  absl::StatusOr<bool> CloseIdleFiles(int64_t idle_ms);
+
   const Clock* clock() const { return clock_; }
 
  private:
@@ -111,6 +117,8 @@ class LogImpl final : public Log {
   absl::Status RollLocked(int64_t base_offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckWritable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes the active segment take appends again after CloseIdleFiles.
+  absl::Status UnparkLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // log_truncate.cc
   // Removes `doomed` from the segment list and renames their files away.
@@ -133,6 +141,10 @@ class LogImpl final : public Log {
   // Files were created, renamed or removed since the directory was last
   // fsynced; the next Flush syncs it too.
   bool dir_dirty_ ABSL_GUARDED_BY(mu_) = true;
+  // The active segment's indexes are preallocated and open for appends.
+  // False after Open and CloseIdleFiles, until the next append.
+  bool active_open_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t last_append_ms_ ABSL_GUARDED_BY(mu_) = 0;
 
   mutable absl::Mutex segments_mu_;
   std::shared_ptr<const SegmentMap> segments_ ABSL_GUARDED_BY(segments_mu_);

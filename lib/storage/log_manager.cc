@@ -222,6 +222,7 @@ void LogManagerImpl::BackgroundLoop() {
     }
     const int64_t now = clock_->NowMs();
     (void)RunFlushOnce();
+    for (const auto& [tp, log] : Logs()) (void)log->CloseIdleFiles(options_.idle_files_close_ms);
     if (now >= next_retention) {
       (void)RunRetentionOnce();
       next_retention = now + options_.retention_check_interval_ms;

@@ -134,7 +134,9 @@ absl::Status LogImpl::Load(const LogOpenOptions& open) {
         report_.truncations.push_back(*rec.truncation);
         cut = unflushed;
       }
-      if (std::next(it) != segments->end()) RUNNEL_RETURN_IF_ERROR(seg.CloseForAppends());
+      // Recovery preallocated the indexes to rebuild them; trim them. The
+      // active segment opens for appends again at the first append.
+      RUNNEL_RETURN_IF_ERROR(seg.CloseForAppends());
     }
     ++it;
   }
@@ -147,9 +149,13 @@ absl::Status LogImpl::Load(const LogOpenOptions& open) {
                                                                     options_.segment_index_bytes));
       report_.segments_recovered++;
       if (rec.truncation.has_value()) report_.truncations.push_back(*rec.truncation);
+      RUNNEL_RETURN_IF_ERROR(active_->CloseForAppends());
     }
   }
-  RUNNEL_RETURN_IF_ERROR(active_->OpenForAppends(options_.segment_index_bytes));
+  // The active segment opens for appends at the first append (UnparkLocked):
+  // of thousands of partitions opened, most may never be written to.
+  active_open_ = false;
+  last_append_ms_ = clock_->NowMs();
 
   const int64_t end = active_->next_offset();
   const int64_t start = std::min(std::max(open.log_start_offset, segments->begin()->first), end);
@@ -164,6 +170,23 @@ absl::Status LogImpl::Load(const LogOpenOptions& open) {
                           LeaderEpochCache::Load(JoinPath(dir_, kLeaderEpochCheckpointFile)));
   RUNNEL_RETURN_IF_ERROR(epochs_->TruncateFromEnd(end));
   return epochs_->TruncateFromStart(start);
+}
+
+absl::Status LogImpl::UnparkLocked() {
+  if (active_open_) return absl::OkStatus();
+  RUNNEL_RETURN_IF_ERROR(active_->OpenForAppends(options_.segment_index_bytes));
+  active_open_ = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> LogImpl::CloseIdleFiles(int64_t idle_ms) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return true;
+  if (!active_open_) return true;
+  if (clock_->NowMs() - last_append_ms_ < idle_ms) return false;
+  RUNNEL_RETURN_IF_ERROR(active_->CloseForAppends());
+  active_open_ = false;
+  return true;
 }
 
 absl::Status LogImpl::Close() {

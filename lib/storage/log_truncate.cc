@@ -80,6 +80,7 @@ absl::Status LogImpl::Truncate(int64_t offset) {
       RUNNEL_ASSIGN_OR_RETURN(std::optional<int64_t> removed, keep->TruncateTo(offset));
       dir_dirty_ = true;  // the next Flush must make the shorter file durable
       RUNNEL_RETURN_IF_ERROR(keep->OpenForAppends(options_.segment_index_bytes));
+      active_open_ = true;
       const int64_t end = removed.has_value() ? std::min(offset, *removed) : offset;
       end_offset_.store(end, std::memory_order_release);
       if (recovery_point_.load() > end) recovery_point_.store(end, std::memory_order_release);
@@ -111,6 +112,7 @@ absl::Status LogImpl::TruncateFully(int64_t new_start_offset) {
     recovery_point_.store(new_start_offset, std::memory_order_release);
     PublishSegments(std::move(segments));
     active_ = std::move(fresh);
+    active_open_ = true;
     unflushed_messages_ = 0;
     first_unflushed_ms_ = -1;
     RUNNEL_RETURN_IF_ERROR(epochs_->Clear());
