@@ -104,6 +104,8 @@ absl::Status LogImpl::Load(const LogOpenOptions& open) {
     const int64_t start = std::max<int64_t>(open.log_start_offset, 0);
     RUNNEL_ASSIGN_OR_RETURN((*segments)[start],
                             Segment::Create(dir_, start, options_.segment_index_bytes, now));
+    // Not open for appends until the first append (see UnparkLocked).
+    RUNNEL_RETURN_IF_ERROR((*segments)[start]->CloseForAppends());
   }
 
   // Recover every segment from the one holding the recovery point on, and

@@ -76,6 +76,16 @@ TEST_CASE("the manager creates, lists, reopens and deletes partitions", "[manage
   CHECK(mgr->ListLogs().size() == 2);
 }
 
+TEST_CASE("partitions created but never written hold one descriptor each", "[manager]") {
+  TempDir dir;
+  auto mgr = OpenManager(dir.path(), nullptr);
+  auto count_fds = [] { return static_cast<int>(ListDir("/proc/self/fd")->size()); };
+  const int before = count_fds();
+  for (int p = 0; p < 50; ++p) REQUIRE(mgr->GetOrCreateLog({"idle", p}).ok());
+  CHECK(count_fds() - before == 50);
+  REQUIRE(mgr->Close().ok());
+}
+
 TEST_CASE("the manager runs retention and flush.ms on demand", "[manager]") {
   TempDir dir;
   FakeClock clock(1'000'000);
