@@ -17,9 +17,14 @@
 //
 // Durability: an append returns once its bytes are in the page cache (written
 // with one pwritev). They survive a process crash at once, and a machine
-// crash only once flushed: by Flush(), by flush.messages / flush.ms, or by the
-// LogManager's periodic checkpoint. recovery_point() is the offset below which
-// data is known fsynced. Open() re-validates everything after it.
+// crash only once flushed: by Flush(), by flush.messages / flush.ms, or by
+// LogManager::Close (flush_on_close). With the defaults nothing is fsynced
+// before Close, as in Kafka, where replication carries durability.
+// recovery_point() is the offset below which data is known fsynced (the
+// LogManager checkpoints it); Open() re-validates every batch after it and
+// cuts a torn tail, so a crash loses at most unflushed appends, never the
+// log's consistency. Leader-epoch and offset checkpoints are fsynced when
+// written.
 //
 // Threads: one writer at a time (Append*, Truncate*, DeleteRecordsBefore,
 // Flush, Roll and the leader-epoch mutators serialise on an internal mutex;
