@@ -137,6 +137,7 @@ int RunLogAppend(std::span<const std::string> args) {
   flags.AddString("topic", "TOPIC", "the topic", /*required=*/true);
   flags.AddInt("partition", "N", "the partition", /*required=*/true);
   flags.AddBool("sync", "fsync each batch before printing its offsets");
+  flags.AddInt("segment-bytes", "BYTES", "segment.bytes for the partition (default: Kafka's 1 GiB)");
   if (absl::Status s = flags.Parse(args); !s.ok()) return ReportParseResult(flags, s);
   const int64_t partition = flags.GetInt("partition");
   if (partition < 0 || partition > INT32_MAX) {
@@ -144,6 +145,12 @@ int RunLogAppend(std::span<const std::string> args) {
                                         "--partition must be 0..", INT32_MAX, ", got ", partition)));
   }
   const bool sync = flags.GetBool("sync");
+  std::optional<storage::LogOptions> options;
+  if (flags.Has("segment-bytes")) {
+    options.emplace();
+    options->segment_bytes = flags.GetInt("segment-bytes");
+    if (absl::Status s = options->Validate(); !s.ok()) return ReportParseResult(flags, s);
+  }
 
   // The manager, not a bare Log, so the data directory's recovery-point
   // checkpoint is kept and the next open re-validates only unflushed data.
@@ -151,7 +158,7 @@ int RunLogAppend(std::span<const std::string> args) {
       {.data_dir = flags.GetString("dir"), .background_thread = false});
   if (!mgr.ok()) return Fail(mgr.status());
   absl::StatusOr<std::shared_ptr<storage::Log>> log =
-      (*mgr)->GetOrCreateLog({flags.GetString("topic"), static_cast<int32_t>(partition)});
+      (*mgr)->GetOrCreateLog({flags.GetString("topic"), static_cast<int32_t>(partition)}, options);
   if (!log.ok()) return Fail(log.status());
 
   LineBatcher input(STDIN_FILENO);
