@@ -17,9 +17,11 @@
 //
 // Durability: an append returns once its bytes are in the page cache (written
 // with one pwritev). They survive a process crash at once, and a machine
-// crash only once flushed: by Flush(), by flush.messages / flush.ms, or by
-// LogManager::Close (flush_on_close). With the defaults nothing is fsynced
-// before Close, as in Kafka, where replication carries durability.
+// crash only once flushed: by Flush(), by flush.messages / flush.ms, by a
+// segment roll (which fsyncs the segments it closes, as Kafka does), or by
+// LogManager::Close (flush_on_close). With the defaults the active segment
+// is not fsynced before it rolls or the log closes: as in Kafka, replication
+// (or the application) carries durability for the newest data.
 // recovery_point() is the offset below which data is known fsynced (the
 // LogManager checkpoints it); Open() re-validates every batch after it and
 // cuts a torn tail, so a crash loses at most unflushed appends, never the
@@ -203,7 +205,8 @@ class Log {
   // log_end_offset() as of the call.
   virtual absl::Status Flush() = 0;
 
-  // Starts a new segment at the end offset (no-op on an empty active segment).
+  // Starts a new segment at the end offset (no-op on an empty active segment)
+  // and fsyncs the segments before it.
   virtual absl::Status Roll() = 0;
 
   // Removes every record at or above `offset` (replication divergence).

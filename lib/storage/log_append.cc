@@ -41,6 +41,7 @@ absl::StatusOr<AppendResult> LogImpl::Append(std::span<uint8_t> batches,
   absl::InlinedVector<AppendedBatch, 8> metas;
   AppendResult result;
   bool flush_now = false;
+  int64_t rolled_at = -1;  // a roll makes the segments before it flushable
   {
     absl::MutexLock lock(&mu_);
     RUNNEL_RETURN_IF_ERROR(CheckWritable());
@@ -125,6 +126,7 @@ absl::StatusOr<AppendResult> LogImpl::Append(std::span<uint8_t> batches,
          active_->TimeWaitedForRoll(now, max_timestamp) >= options_.segment_ms ||
          active_->NeedsRollFor(last_offset, bytes))) {
       RUNNEL_RETURN_IF_ERROR(RollLocked(first_offset));
+      rolled_at = first_offset;
     }
     if (active_->NeedsRollFor(last_offset, bytes)) {
       return absl::OutOfRangeError(absl::StrCat("append of ", bytes, " bytes (offsets ",
@@ -169,7 +171,14 @@ absl::StatusOr<AppendResult> LogImpl::Append(std::span<uint8_t> batches,
     result.record_count = records;
   }
   waiters_.Notify();
-  if (flush_now) RUNNEL_RETURN_IF_ERROR(Flush());
+  if (flush_now) {
+    RUNNEL_RETURN_IF_ERROR(Flush());
+  } else if (rolled_at >= 0) {
+    // As Kafka does on roll: fsync the segments just closed, so a crash
+    // re-validates only the active segment. This append is already in the
+    // log, so a failed fsync is reported by the next flush, not here.
+    (void)FlushUpTo(rolled_at);
+  }
   return result;
 }
 
@@ -199,10 +208,15 @@ absl::StatusOr<AppendResult> LogImpl::AppendRecords(std::span<const Record> reco
 }
 
 absl::Status LogImpl::Roll() {
-  absl::MutexLock lock(&mu_);
-  RUNNEL_RETURN_IF_ERROR(CheckWritable());
-  if (active_->size() == 0) return absl::OkStatus();
-  return RollLocked(end_offset_.load());
+  int64_t base;
+  {
+    absl::MutexLock lock(&mu_);
+    RUNNEL_RETURN_IF_ERROR(CheckWritable());
+    if (active_->size() == 0) return absl::OkStatus();
+    base = end_offset_.load();
+    RUNNEL_RETURN_IF_ERROR(RollLocked(base));
+  }
+  return FlushUpTo(base);
 }
 
 absl::Status LogImpl::RollLocked(int64_t base_offset) {
@@ -223,28 +237,37 @@ absl::Status LogImpl::RollLocked(int64_t base_offset) {
   return absl::OkStatus();
 }
 
-absl::Status LogImpl::Flush() {
+absl::Status LogImpl::Flush() { return FlushUpTo(kNoLimit); }
+
+absl::Status LogImpl::FlushUpTo(int64_t offset) {
   // fsync runs without mu_ so appends continue meanwhile; the recovery point
   // only moves to what was appended before the flush started.
-  int64_t end;
+  int64_t target;
   bool sync_dir;
   std::vector<std::shared_ptr<Segment>> dirty;
   {
     absl::MutexLock lock(&mu_);
     RUNNEL_RETURN_IF_ERROR(CheckWritable());
-    end = end_offset_.load();
+    const int64_t end = end_offset_.load();
+    target = std::min(offset, end);
     // Nothing appended and no file created since the last flush: nothing to
     // sync (LogManager::Close flushes every log; most are idle).
-    if (end == recovery_point_.load() && !dir_dirty_ && unflushed_messages_ == 0) {
+    if (target <= recovery_point_.load() && !dir_dirty_ &&
+        (target < end || unflushed_messages_ == 0)) {
       return absl::OkStatus();
     }
     sync_dir = std::exchange(dir_dirty_, false);
     std::shared_ptr<const SegmentMap> segments = SegmentsSnapshot();
     auto it = segments->upper_bound(recovery_point_.load());
     if (it != segments->begin()) --it;
-    for (; it != segments->end(); ++it) dirty.push_back(it->second);
-    unflushed_messages_ = 0;
-    first_unflushed_ms_ = -1;
+    for (; it != segments->end(); ++it) {
+      if (target < end && it->first >= target) break;  // wholly above the target
+      dirty.push_back(it->second);
+    }
+    if (target == end) {
+      unflushed_messages_ = 0;
+      first_unflushed_ms_ = -1;
+    }
   }
   absl::Status synced;
   for (const auto& seg : dirty) {
@@ -257,7 +280,7 @@ absl::Status LogImpl::Flush() {
     dir_dirty_ = dir_dirty_ || sync_dir;
     return synced;
   }
-  int64_t target = std::min(end, end_offset_.load());
+  target = std::min(target, end_offset_.load());
   if (target > recovery_point_.load()) recovery_point_.store(target, std::memory_order_release);
   return absl::OkStatus();
 }

@@ -115,7 +115,9 @@ class LogImpl final : public Log {
 
   // log_append.cc
   absl::Status RollLocked(int64_t base_offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // fsyncs the segments holding offsets below `offset` (all: kNoLimit) and
+  // moves the recovery point up to it.
+  absl::Status FlushUpTo(int64_t offset);
   absl::Status CheckWritable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes the active segment take appends again after CloseIdleFiles.
   absl::Status UnparkLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -99,19 +99,21 @@ TEST_CASE("the manager runs retention and flush.ms on demand", "[manager]") {
   for (int i = 0; i < 3; ++i) {
     ByteBuffer b = MakeBatch(2, clock.NowMs());
     REQUIRE((*log)->Append(Span(b)).ok());
-    REQUIRE((*log)->Roll().ok());
+    REQUIRE((*log)->Roll().ok());  // a roll flushes what it closes
   }
-  CHECK((*log)->recovery_point() == 0);
+  CHECK((*log)->recovery_point() == 6);
+  ByteBuffer more = MakeBatch(2, clock.NowMs());
+  REQUIRE((*log)->Append(Span(more)).ok());
   REQUIRE(mgr->RunFlushOnce().ok());
-  CHECK((*log)->recovery_point() == 0);  // not yet flush.ms old
+  CHECK((*log)->recovery_point() == 6);  // not yet flush.ms old
   clock.Advance(5'000);
   REQUIRE(mgr->RunFlushOnce().ok());
-  CHECK((*log)->recovery_point() == 6);
+  CHECK((*log)->recovery_point() == 8);
 
   clock.Advance(10'001);
   REQUIRE(mgr->RunRetentionOnce().ok());
   CHECK((*log)->log_start_offset() == 6);
-  CHECK((*log)->segment_count() == 1);
+  CHECK((*log)->segment_count() == 1);  // the active one, holding offsets 6 and 7
   REQUIRE(mgr->Close().ok());
 }
 
@@ -126,6 +128,31 @@ TEST_CASE("flush.messages flushes after that many records", "[manager]") {
   ByteBuffer c = MakeBatch(3, 1);
   REQUIRE((*log)->Append(Span(c)).ok());
   CHECK((*log)->recovery_point() == 6);
+}
+
+}  // namespace
+}  // namespace runnel::storage
+
+namespace runnel::storage {
+namespace {
+
+TEST_CASE("a roll flushes the segments before it, as in Kafka", "[manager]") {
+  TempDir dir;
+  absl::StatusOr<std::unique_ptr<Log>> log =
+      Log::Open({.dir = dir.path(), .log = {.segment_bytes = 1024}});
+  REQUIRE(log.ok());
+  for (int i = 0; i < 20; ++i) {
+    ByteBuffer b = MakeBatch(2, i, 60);
+    REQUIRE((*log)->Append(Span(b)).ok());
+  }
+  REQUIRE((*log)->segment_count() > 2);
+  // Everything below the active segment is durable; the active one is not.
+  CHECK((*log)->recovery_point() > 0);
+  CHECK((*log)->recovery_point() < (*log)->log_end_offset());
+  absl::StatusOr<ReadResult> tail = (*log)->Read((*log)->recovery_point(), {.max_bytes = 1});
+  REQUIRE(tail.ok());
+  REQUIRE(tail->slices.size() == 1);
+  CHECK(tail->slices[0].position == 0);  // the recovery point is the active segment's base
 }
 
 }  // namespace
