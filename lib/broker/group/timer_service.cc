@@ -1,0 +1,112 @@
+#include "lib/broker/group/timer_service.h"
+
+#include <algorithm>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace runnel::broker::group {
+namespace {
+
+// Removes `id` from a (deadline, id)-keyed map; linear, as timers are few
+// (a handful per group) and cancels are rare next to the work they guard.
+template <typename Map>
+bool EraseId(Map& timers, TimerId id) {
+  auto it = std::find_if(timers.begin(), timers.end(),
+                         [id](const auto& entry) { return entry.first.second == id; });
+  if (it == timers.end()) return false;
+  timers.erase(it);
+  return true;
+}
+
+}  // namespace
+
+int64_t ManualTimerService::NowMs() const {
+  absl::MutexLock lock(&mu_);
+  return now_ms_;
+}
+
+TimerId ManualTimerService::Schedule(int64_t delay_ms, std::function<void()> fn) {
+  absl::MutexLock lock(&mu_);
+  const TimerId id = next_id_++;
+  timers_.emplace(std::make_pair(now_ms_ + std::max<int64_t>(delay_ms, 0), id), std::move(fn));
+  return id;
+}
+
+bool ManualTimerService::Cancel(TimerId id) {
+  absl::MutexLock lock(&mu_);
+  return EraseId(timers_, id);
+}
+
+void ManualTimerService::AdvanceMs(int64_t ms) {
+  int64_t end;
+  {
+    absl::MutexLock lock(&mu_);
+    end = now_ms_ + std::max<int64_t>(ms, 0);
+  }
+  for (;;) {
+    std::function<void()> fn;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = timers_.begin();
+      if (it == timers_.end() || it->first.first > end) {
+        now_ms_ = end;
+        return;
+      }
+      now_ms_ = std::max(now_ms_, it->first.first);
+      fn = std::move(it->second);
+      timers_.erase(it);
+    }
+    fn();
+  }
+}
+
+size_t ManualTimerService::pending() const {
+  absl::MutexLock lock(&mu_);
+  return timers_.size();
+}
+
+ThreadTimerService::ThreadTimerService() : thread_([this] { Run(); }) {}
+
+ThreadTimerService::~ThreadTimerService() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  thread_.join();
+}
+
+TimerId ThreadTimerService::Schedule(int64_t delay_ms, std::function<void()> fn) {
+  absl::MutexLock lock(&mu_);
+  const TimerId id = next_id_++;
+  timers_.emplace(std::make_pair(NowMs() + std::max<int64_t>(delay_ms, 0), id), std::move(fn));
+  return id;
+}
+
+bool ThreadTimerService::Cancel(TimerId id) {
+  absl::MutexLock lock(&mu_);
+  return EraseId(timers_, id);
+}
+
+void ThreadTimerService::Run() {
+  absl::MutexLock lock(&mu_);
+  while (!stop_) {
+    auto it = timers_.begin();
+    const int64_t now = NowMs();
+    if (it == timers_.end() || it->first.first > now) {
+      // Wakes on stop, on a new earliest timer (Schedule changes timers_),
+      // or at the earliest deadline; 100 ms caps the wait so a timer added
+      // with an earlier deadline is never late by more than that.
+      const int64_t wait = it == timers_.end() ? 100 : std::min<int64_t>(it->first.first - now, 100);
+      mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(wait));
+      continue;
+    }
+    std::function<void()> fn = std::move(it->second);
+    timers_.erase(it);
+    mu_.Unlock();
+    fn();
+    mu_.Lock();
+  }
+}
+
+}  // namespace runnel::broker::group
