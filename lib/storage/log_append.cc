@@ -176,7 +176,7 @@ absl::StatusOr<AppendResult> LogImpl::Append(std::span<uint8_t> batches,
   } else if (rolled_at >= 0) {
     // As Kafka does on roll: fsync the segments just closed, so a crash
     // re-validates only the active segment. This append is already in the
-    // log, so a failed fsync is reported by the next flush, not here.
+    // log; a failed fsync fails the log's later writes instead.
     (void)FlushUpTo(rolled_at);
   }
   return result;
@@ -277,7 +277,10 @@ absl::Status LogImpl::FlushUpTo(int64_t offset) {
   if (synced.ok() && sync_dir) synced = FsyncDir(dir_);
   absl::MutexLock lock(&mu_);
   if (!synced.ok()) {
-    dir_dirty_ = dir_dirty_ || sync_dir;
+    // After a failed fsync the kernel may have dropped the dirty pages, so
+    // a retry could "succeed" over lost data: stop writing, as Kafka takes
+    // the log directory offline.
+    failed_ = synced;
     return synced;
   }
   target = std::min(target, end_offset_.load());

@@ -136,7 +136,8 @@ class LogImpl final : public Log {
   LogOptions options_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<Segment> active_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  // Set when a failed write could not be undone; every later write fails.
+  // Set when a failed write could not be undone or an fsync failed; every
+  // later write fails with it.
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
   int64_t unflushed_messages_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t first_unflushed_ms_ ABSL_GUARDED_BY(mu_) = -1;
