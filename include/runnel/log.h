@@ -193,7 +193,10 @@ class Log {
   // MESSAGE_TOO_LARGE) or FailedPrecondition (replica offsets out of order),
   // and nothing is written. For kLeader the base offsets (and, under
   // LogAppendTime, timestamps and CRC) are rewritten in `batches` in place.
-  // An I/O error (ENOSPC: ResourceExhausted) leaves the log as before the call.
+  // An I/O error (ENOSPC: ResourceExhausted) leaves the log as before the call
+  // and the log keeps taking appends; if the partial write cannot even be cut
+  // back (DataLoss), every later write fails until the log is reopened, whose
+  // recovery then cuts it.
   virtual absl::StatusOr<AppendResult> Append(std::span<uint8_t> batches,
                                               const AppendOptions& options = {}) = 0;
 
@@ -202,7 +205,8 @@ class Log {
                                                      const AppendOptions& options = {}) = 0;
 
   // fsyncs everything appended so far; afterwards recovery_point() equals
-  // log_end_offset() as of the call.
+  // log_end_offset() as of the call. A failed fsync fails every later write
+  // too (the kernel may have dropped the unsynced pages): reopen the log.
   virtual absl::Status Flush() = 0;
 
   // Starts a new segment at the end offset (no-op on an empty active segment)
