@@ -193,7 +193,10 @@ absl::Status CleanGroup(LogImpl& log, const LogOptions& opts, std::span<const So
         if (r.key.is_null()) return false;
         std::optional<int64_t> latest = map.Get(OffsetMap::Hash(r.key.str()));
         if (latest.has_value() && r.offset < *latest) return false;
-        if (r.value.is_null() && drop_tombstones) {
+        // A tombstone goes only once the map covered it: every older record
+        // of its key is then gone too (in this group or an earlier one), so
+        // dropping it cannot resurrect an old value.
+        if (r.value.is_null() && drop_tombstones && r.offset < stats.next_dirty) {
           ++stats.tombstones_dropped;
           return false;
         }

@@ -10,7 +10,8 @@
 //      merge), keeping a record when its key is not in the map or its offset
 //      is at least the mapped one. Tombstones (null values) go too once
 //      their segment's newest timestamp is older than now minus
-//      delete.retention.ms. Keyless records go (Kafka counts them invalid on
+//      delete.retention.ms, provided the map covered them (offset below
+//      next_dirty), so every older record of their key goes with them. Keyless records go (Kafka counts them invalid on
 //      a compacted topic). See cleaner_batches.h for what happens to each
 //      batch; the last batch of each producer id and the last batch of each
 //      group are kept, empty if need be: the first keeps idempotent producer
