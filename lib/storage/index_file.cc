@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "runnel/common/endian.h"
@@ -26,23 +27,35 @@ IndexFile::~IndexFile() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-int32_t IndexFile::CountValidEntries(const uint8_t* data, int32_t n) const {
+bool IndexFile::Follows(const uint8_t* prev, const uint8_t* cur) const {
+  if (entry_size_ == 8) {
+    return LoadBigEndian<int32_t>(cur) > LoadBigEndian<int32_t>(prev) &&
+           LoadBigEndian<int32_t>(cur + 4) > LoadBigEndian<int32_t>(prev + 4);
+  }
+  return LoadBigEndian<int64_t>(cur) > LoadBigEndian<int64_t>(prev) &&
+         LoadBigEndian<int32_t>(cur + 8) >= LoadBigEndian<int32_t>(prev + 8);
+}
+
+absl::StatusOr<int32_t> IndexFile::CountValidEntriesLocked(int32_t n) const {
   // A preallocated index left by a crash has a zero-filled tail: the valid
-  // entries are the prefix whose keys strictly increase.
-  for (int32_t i = 1; i < n; ++i) {
-    const uint8_t* prev = data + static_cast<size_t>(i - 1) * entry_size_;
-    const uint8_t* cur = prev + entry_size_;
-    if (entry_size_ == 8) {
-      if (LoadBigEndian<int32_t>(cur) <= LoadBigEndian<int32_t>(prev) ||
-          LoadBigEndian<int32_t>(cur + 4) <= LoadBigEndian<int32_t>(prev + 4)) {
-        return i;
-      }
-    } else {
-      if (LoadBigEndian<int64_t>(cur) <= LoadBigEndian<int64_t>(prev) ||
-          LoadBigEndian<int32_t>(cur + 8) < LoadBigEndian<int32_t>(prev + 8)) {
-        return i;
-      }
+  // entries are the prefix whose keys strictly increase. Read with pread,
+  // not through the mapping: on tmpfs a read fault on a hole of a shared
+  // mapping allocates a page, which on a full disk is a SIGBUS.
+  constexpr int32_t kChunkEntries = 512;
+  std::vector<uint8_t> buf(static_cast<size_t>(kChunkEntries + 1) * entry_size_);
+  uint8_t* const chunk = buf.data() + entry_size_;  // buf[0, entry_size_) holds the previous entry
+  for (int32_t i = 0; i < n; i += kChunkEntries) {
+    const int32_t want = std::min(kChunkEntries, n - i);
+    RUNNEL_ASSIGN_OR_RETURN(
+        size_t got, PreadUpTo(fd_, chunk, static_cast<size_t>(want) * entry_size_,
+                              static_cast<int64_t>(i) * static_cast<int64_t>(entry_size_), path_));
+    const int32_t have = static_cast<int32_t>(got / entry_size_);
+    for (int32_t j = 0; j < have; ++j) {
+      const uint8_t* cur = chunk + static_cast<size_t>(j) * entry_size_;
+      if (i + j > 0 && !Follows(cur - entry_size_, cur)) return i + j;
     }
+    if (have < want) return i + have;
+    std::memcpy(buf.data(), chunk + static_cast<size_t>(have - 1) * entry_size_, entry_size_);
   }
   return n;
 }
@@ -85,7 +98,8 @@ absl::Status IndexFile::EnsureOpen(bool writable, int64_t max_bytes) const {
   }
   RUNNEL_RETURN_IF_ERROR(MapLocked(map_size));
   const int32_t present = static_cast<int32_t>(RoundDown(size) / static_cast<int64_t>(entry_size_));
-  entries_.store(CountValidEntries(data_.load(), present), std::memory_order_release);
+  RUNNEL_ASSIGN_OR_RETURN(int32_t valid, CountValidEntriesLocked(present));
+  entries_.store(valid, std::memory_order_release);
   writable_ = writable;
   open_.store(true, std::memory_order_release);
   // A mapping outlives its descriptor: indexes only read keep no fd, so
@@ -124,7 +138,19 @@ absl::Status IndexFile::AppendEntry(const uint8_t* entry) {
   if (!open_.load() || n >= max_entries_.load()) {
     return absl::FailedPreconditionError(absl::StrCat("index ", path_, " is full or closed"));
   }
-  std::memcpy(data_.load() + static_cast<size_t>(n) * entry_size_, entry, entry_size_);
+  // Written with pwrite, not stored through the mapping: the preallocated
+  // file is sparse, and a store into a hole on a full disk is a SIGBUS that
+  // kills the process, where pwrite returns ENOSPC. The shared mapping sees
+  // the bytes all the same (one page cache).
+  {
+    absl::MutexLock lock(&mu_);
+    if (fd_ < 0) {
+      return absl::FailedPreconditionError(absl::StrCat("index ", path_, " is not writable"));
+    }
+    RUNNEL_RETURN_IF_ERROR(PwriteAll(fd_, entry, entry_size_,
+                                     static_cast<int64_t>(n) * static_cast<int64_t>(entry_size_),
+                                     path_));
+  }
   entries_.store(n + 1, std::memory_order_release);
   return absl::OkStatus();
 }

@@ -22,6 +22,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
 namespace runnel::storage {
@@ -36,7 +37,7 @@ class IndexFile {
 
   // Maps the file if not yet mapped. For `writable`, the file is extended to
   // `max_bytes` (rounded down to whole entries); otherwise it is mapped at
-  // its size. The entry count is the valid prefix (see CountValidEntries).
+  // its size. The entry count is the valid prefix (see CountValidEntriesLocked).
   absl::Status EnsureOpen(bool writable, int64_t max_bytes) const;
 
   // Entries visible to readers.
@@ -70,7 +71,11 @@ class IndexFile {
   int64_t RoundDown(int64_t bytes) const {
     return bytes / static_cast<int64_t>(entry_size_) * static_cast<int64_t>(entry_size_);
   }
-  int32_t CountValidEntries(const uint8_t* data, int32_t n) const;
+  // Of the first `n` entries on disk, how many form the valid prefix.
+  absl::StatusOr<int32_t> CountValidEntriesLocked(int32_t n) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether entry `cur` may follow entry `prev`.
+  bool Follows(const uint8_t* prev, const uint8_t* cur) const;
 
   const std::string path_;
   const int64_t base_offset_;

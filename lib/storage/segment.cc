@@ -156,21 +156,41 @@ absl::Status Segment::AddIndexEntries(const AppendedBatch& b, int64_t position,
 absl::Status Segment::Append(std::span<const iovec> iov, std::span<const AppendedBatch> batches,
                              int32_t index_interval_bytes) {
   const int64_t start = size_.load(std::memory_order_relaxed);
-  absl::Status written = PwritevAll(fd(), iov, start, log_path_);
-  if (!written.ok()) {
-    // A partial write must not stay: cut the file back so the next append
-    // (and a reopen) starts at a batch boundary.
+  // A failed append must not stay: cut the file back so the next append (and
+  // a reopen) starts at a batch boundary and never sees unacknowledged bytes.
+  auto cut_back = [&](const absl::Status& error) {
     absl::Status cut = Truncate(fd(), start, log_path_);
     if (!cut.ok()) {
-      return absl::DataLossError(absl::StrCat(written.message(), "; cutting ", log_path_,
+      return absl::DataLossError(absl::StrCat(error.message(), "; cutting ", log_path_,
                                               " back to byte ", start, " failed too: ",
                                               cut.message()));
     }
-    return written;
-  }
+    return error;
+  };
+  absl::Status written = PwritevAll(fd(), iov, start, log_path_);
+  if (!written.ok()) return cut_back(written);
+
+  // An index entry can fail too (ENOSPC when its page is first written):
+  // then the entries and timestamps added for this call are undone with the
+  // bytes, so no entry points past the data.
+  const int32_t offset_entries = offset_index_.file().entries();
+  const int32_t time_entries = time_index_.file().entries();
+  const int64_t since_last_entry = bytes_since_last_index_entry_;
+  const int64_t max_timestamp = max_timestamp_.load(std::memory_order_relaxed);
+  const int64_t offset_of_max_timestamp = offset_of_max_timestamp_.load(std::memory_order_relaxed);
+  const int64_t first_batch_timestamp = first_batch_timestamp_.load(std::memory_order_relaxed);
   int64_t position = start;
   for (const AppendedBatch& b : batches) {
-    RUNNEL_RETURN_IF_ERROR(AddIndexEntries(b, position, index_interval_bytes));
+    absl::Status indexed = AddIndexEntries(b, position, index_interval_bytes);
+    if (!indexed.ok()) {
+      offset_index_.file().TruncateEntries(offset_entries);
+      time_index_.file().TruncateEntries(time_entries);
+      bytes_since_last_index_entry_ = since_last_entry;
+      max_timestamp_.store(max_timestamp, std::memory_order_release);
+      offset_of_max_timestamp_.store(offset_of_max_timestamp, std::memory_order_relaxed);
+      first_batch_timestamp_.store(first_batch_timestamp, std::memory_order_release);
+      return cut_back(indexed);
+    }
     position += b.size;
   }
   size_.store(position, std::memory_order_release);
