@@ -92,9 +92,12 @@ absl::StatusOr<FilteredBatch> FilterBatch(protocol::RecordBatchReader& reader,
                                           const KeepRecord& keep, bool retain_if_empty) {
   const protocol::RecordBatchHeader header = reader.header();
   FilteredBatch result;
-  if (header.is_control()) {
+  if (header.is_control() || header.is_transactional()) {
     // Transaction markers stay: consumers need them to skip aborted data, and
-    // the producer state they close must survive.
+    // the producer state they close must survive. Transactional data stays
+    // whole too: without a transaction index the cleaner cannot tell
+    // committed from aborted records, and dropping either kind could show a
+    // read_committed consumer the wrong value (see cleaner_pass.h).
     result.records_kept = header.record_count;
     result.max_timestamp = header.max_timestamp;
     return result;

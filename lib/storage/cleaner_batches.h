@@ -10,7 +10,8 @@
 //   - a batch losing every record disappears, unless the caller asks to
 //     retain it (the last batch of a producer): then an empty batch, the
 //     header alone with recordCount 0, keeps the producer's state.
-// Control batches (transaction markers) are always kept whole.
+// Control batches (transaction markers) and transactional batches are always
+// kept whole.
 //
 // Thread-compatible; the cleaner thread uses them.
 #pragma once

@@ -88,9 +88,11 @@ absl::StatusOr<size_t> BuildOffsetMap(const std::vector<Source>& sources, Offset
     RUNNEL_RETURN_IF_ERROR(ForEachBatch(s.seg, o, [&](protocol::RecordBatchReader& reader) {
       const protocol::RecordBatchHeader& h = reader.header();
       if (h.producer_id >= 0) producers[h.producer_id] = h.base_offset;
-      // Control records carry no data key; after the map filled, the rest of
-      // the segment is only walked for producers.
-      if (stats.map_full || h.is_control() || h.last_offset() < o.first_dirty) {
+      // Control records carry no data key; transactional records may belong
+      // to an aborted transaction, so they supersede nothing. After the map
+      // filled, the rest of the segment is only walked for producers.
+      if (stats.map_full || h.is_control() || h.is_transactional() ||
+          h.last_offset() < o.first_dirty) {
         return absl::OkStatus();
       }
       while (reader.NextRecord()) {

@@ -17,6 +17,13 @@
 //      group are kept, empty if need be: the first keeps idempotent producer
 //      state, the second keeps the group's offset range so that crash
 //      recovery of a swap knows which old segments it covers.
+//      Transactions: with no transaction index to tell aborted from
+//      committed data, transactional batches are neither compacted nor used
+//      to compact (their records never enter the map), and control batches
+//      stay. This keeps more than Kafka, which drops aborted data and, after
+//      delete.retention.ms, markers of emptied transactions, but it never
+//      lets an aborted record hide a committed value, nor a committed one be
+//      lost.
 //   3. Each group is written to `<base>.log.cleaned` (+ indexes), fsynced,
 //      and swapped in with LogImpl::ReplaceSegments (.cleaned -> .swap, old
 //      -> .deleted, .swap -> live; LogImpl::Open completes or discards an

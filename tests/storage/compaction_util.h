@@ -39,6 +39,8 @@ struct BatchSpec {
   int64_t producer_id = -1;
   int16_t producer_epoch = -1;
   int32_t base_sequence = -1;
+  bool transactional = false;
+  bool control = false;
 };
 
 // Every record appended, by offset: what the log held before any cleaning.
@@ -50,7 +52,9 @@ class Model {
     protocol::RecordBatchBuilder builder({.compression = spec.compression,
                                           .producer_id = spec.producer_id,
                                           .producer_epoch = spec.producer_epoch,
-                                          .base_sequence = spec.base_sequence});
+                                          .base_sequence = spec.base_sequence,
+                                          .transactional = spec.transactional,
+                                          .control = spec.control});
     for (const KV& kv : records) REQUIRE(builder.Append(ts, Bytes(kv.key), Bytes(kv.value)).ok());
     REQUIRE(builder.Finish().ok());
     ByteBuffer batch = builder.TakeBuffer();
