@@ -29,6 +29,22 @@ struct Source {
 // producer id -> base offset of its last batch among the segments rewritten.
 using ProducerLastBatch = std::map<int64_t, int64_t>;
 
+// What the scans before the rewrite learn about the batches.
+struct BatchFacts {
+  ProducerLastBatch producers;
+  // Transactional data exists in the range rewritten. It is kept whole, so a
+  // tombstone dropped after it could let an older transactional value of
+  // its key reappear: tombstones then stay.
+  bool transactional_data = false;
+
+  void Note(int64_t producer_id, int64_t base_offset, int16_t attributes) {
+    if (producer_id >= 0) producers[producer_id] = base_offset;
+    if ((attributes & rb::kTransactionalBit) != 0 && (attributes & rb::kControlBit) == 0) {
+      transactional_data = true;
+    }
+  }
+};
+
 absl::Status CheckAbort(const CleanPassOptions& o) {
   if (o.abort != nullptr && o.abort->load(std::memory_order_relaxed)) {
     return absl::CancelledError("the cleaner is stopping");
@@ -57,7 +73,7 @@ absl::Status ForEachBatch(const std::shared_ptr<Segment>& seg, const CleanPassOp
 // The already-clean segments are only walked for their producers' batches:
 // headers, no CRC (recovery or the append checked them).
 absl::Status ScanProducers(const std::shared_ptr<Segment>& seg, const CleanPassOptions& o,
-                           ProducerLastBatch& producers) {
+                           BatchFacts& facts) {
   SegmentBatchChunks chunks(seg, 0, seg->size(), o.io_chunk_bytes);
   while (true) {
     RUNNEL_RETURN_IF_ERROR(CheckAbort(o));
@@ -67,7 +83,7 @@ absl::Status ScanProducers(const std::shared_ptr<Segment>& seg, const CleanPassO
       RUNNEL_ASSIGN_OR_RETURN(rb::BatchFrame frame,
                               rb::FrameBatch(chunk.subspan(p), chunks.position() + p));
       const rb::BatchHeader h = rb::ParseBatchHeader(chunk.data() + p);
-      if (h.producer_id >= 0) producers[h.producer_id] = h.base_offset;
+      facts.Note(h.producer_id, h.base_offset, h.attributes);
       p += frame.size;
     }
   }
@@ -76,18 +92,18 @@ absl::Status ScanProducers(const std::shared_ptr<Segment>& seg, const CleanPassO
 // Step 1: fills `map` from the dirty range; returns how many of `sources`
 // the pass rewrites.
 absl::StatusOr<size_t> BuildOffsetMap(const std::vector<Source>& sources, OffsetMap& map,
-                                      const CleanPassOptions& o, ProducerLastBatch& producers,
+                                      const CleanPassOptions& o, BatchFacts& facts,
                                       CleanStats& stats) {
   stats.next_dirty = std::max(o.end, o.first_dirty);
   for (size_t i = 0; i < sources.size(); ++i) {
     const Source& s = sources[i];
     if (s.upper <= o.first_dirty) {
-      RUNNEL_RETURN_IF_ERROR(ScanProducers(s.seg, o, producers));
+      RUNNEL_RETURN_IF_ERROR(ScanProducers(s.seg, o, facts));
       continue;
     }
     RUNNEL_RETURN_IF_ERROR(ForEachBatch(s.seg, o, [&](protocol::RecordBatchReader& reader) {
       const protocol::RecordBatchHeader& h = reader.header();
-      if (h.producer_id >= 0) producers[h.producer_id] = h.base_offset;
+      facts.Note(h.producer_id, h.base_offset, h.attributes);
       // Control records carry no data key; transactional records may belong
       // to an aborted transaction, so they supersede nothing. After the map
       // filled, the rest of the segment is only walked for producers.
@@ -171,7 +187,7 @@ class ReplacementWriter {
 
 // Steps 2 and 3 for one group.
 absl::Status CleanGroup(LogImpl& log, const LogOptions& opts, std::span<const Source> group,
-                        const OffsetMap& map, const ProducerLastBatch& producers,
+                        const OffsetMap& map, const BatchFacts& facts,
                         const CleanPassOptions& o, CleanStats& stats) {
   const int64_t base = group.front().seg->base_offset();
   int64_t total = 0;
@@ -189,7 +205,8 @@ absl::Status CleanGroup(LogImpl& log, const LogOptions& opts, std::span<const So
     std::optional<protocol::RecordBatchHeader> last_seen;
     for (const Source& s : group) {
       const int64_t newest = s.seg->MaxTimestamp();
-      const bool drop_tombstones = newest >= 0 && newest < o.now_ms - opts.delete_retention_ms;
+      const bool drop_tombstones = !facts.transactional_data && newest >= 0 &&
+                                   newest < o.now_ms - opts.delete_retention_ms;
       const KeepRecord keep = [&](const protocol::Record& r) {
         ++stats.records_read;
         if (r.key.is_null()) return false;
@@ -207,8 +224,8 @@ absl::Status CleanGroup(LogImpl& log, const LogOptions& opts, std::span<const So
       RUNNEL_RETURN_IF_ERROR(ForEachBatch(s.seg, o, [&](protocol::RecordBatchReader& reader) {
         const protocol::RecordBatchHeader h = reader.header();
         last_seen = h;
-        auto it = producers.find(h.producer_id);
-        const bool producer_last = h.producer_id >= 0 && it != producers.end() &&
+        auto it = facts.producers.find(h.producer_id);
+        const bool producer_last = h.producer_id >= 0 && it != facts.producers.end() &&
                                    it->second == h.base_offset;
         RUNNEL_ASSIGN_OR_RETURN(FilteredBatch f, FilterBatch(reader, keep, producer_last));
         stats.records_dropped += f.records_dropped;
@@ -274,13 +291,13 @@ absl::StatusOr<CleanStats> RunCleanPass(LogImpl& log, OffsetMap& map,
   if (sources.empty()) return stats;
 
   map.Clear();
-  ProducerLastBatch producers;
-  RUNNEL_ASSIGN_OR_RETURN(size_t rewrite, BuildOffsetMap(sources, map, o, producers, stats));
+  BatchFacts facts;
+  RUNNEL_ASSIGN_OR_RETURN(size_t rewrite, BuildOffsetMap(sources, map, o, facts, stats));
   stats.map_entries = map.size();
   const int64_t max_group = std::min<int64_t>(opts.segment_bytes, kMaxSegmentBytes);
   for (const std::vector<Source>& group :
        GroupBySize(std::span<const Source>(sources.data(), rewrite), max_group)) {
-    RUNNEL_RETURN_IF_ERROR(CleanGroup(log, opts, group, map, producers, o, stats));
+    RUNNEL_RETURN_IF_ERROR(CleanGroup(log, opts, group, map, facts, o, stats));
   }
   return stats;
 }

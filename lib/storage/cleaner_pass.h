@@ -23,7 +23,9 @@
 //      stay. This keeps more than Kafka, which drops aborted data and, after
 //      delete.retention.ms, markers of emptied transactions, but it never
 //      lets an aborted record hide a committed value, nor a committed one be
-//      lost.
+//      lost. While transactional data remains below the cleaning point,
+//      tombstones stay too (one dropped could uncover an older transactional
+//      value of its key).
 //   3. Each group is written to `<base>.log.cleaned` (+ indexes), fsynced,
 //      and swapped in with LogImpl::ReplaceSegments (.cleaned -> .swap, old
 //      -> .deleted, .swap -> live; LogImpl::Open completes or discards an

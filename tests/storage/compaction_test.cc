@@ -359,6 +359,20 @@ TEST_CASE("transactional batches are neither compacted nor used to compact", "[c
   CHECK(batches[1].is_transactional());
   CHECK(batches[1].record_count == 2);
   CHECK(batches[2].is_control());
+
+  // A tombstone of "k" supersedes "committed" but, with transactional "k"
+  // records left behind it, must outlive delete.retention.ms.
+  model.Append(*log, {{"k", std::nullopt}}, clock.NowMs());  // 6
+  REQUIRE(log->Roll().ok());
+  clock.Advance(kRetention + 1);
+  CleanStats stats = MustClean(cleaner, *log);
+  CHECK(stats.tombstones_dropped == 0);
+  seen = ReadRecords(*log);
+  REQUIRE(seen.size() == 5);
+  CHECK(seen[0].offset == 1);
+  CHECK(seen[3].value == "2");
+  CHECK(seen[4].offset == 6);
+  CHECK_FALSE(seen[4].value.has_value());
 }
 
 }  // namespace
