@@ -24,11 +24,16 @@ absl::Status Malformed(const std::string& path, size_t line, absl::string_view w
       absl::StrCat("malformed checkpoint ", path, " line ", line, ": ", why));
 }
 
-// Splits the file into entry lines after checking version and count.
-// NotFound (missing file) passes through for the caller to treat as empty.
-absl::StatusOr<std::vector<absl::string_view>> EntryLines(const std::string& path,
-                                                          const std::string& text) {
-  std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
+// Reads `path`, checks the version and count lines and calls `parse` with the
+// space-separated fields of each entry line; a missing file has no entries.
+// An entry without `fields` fields or that `parse` rejects is DataLoss
+// naming the line.
+absl::Status ForEachEntry(const std::string& path, size_t fields,
+                          const std::function<bool(const std::vector<absl::string_view>&)>& parse) {
+  absl::StatusOr<std::string> text = ReadWholeFile(path);
+  if (absl::IsNotFound(text.status())) return absl::OkStatus();
+  if (!text.ok()) return text.status();
+  std::vector<absl::string_view> lines = absl::StrSplit(*text, '\n');
   if (!lines.empty() && lines.back().empty()) lines.pop_back();
   if (lines.size() < 2) return Malformed(path, lines.size() + 1, "missing version or count");
   int version = -1;
@@ -40,8 +45,13 @@ absl::StatusOr<std::vector<absl::string_view>> EntryLines(const std::string& pat
   if (count != lines.size() - 2) {
     return Malformed(path, 2, absl::StrCat("count ", count, " but ", lines.size() - 2, " entries"));
   }
-  lines.erase(lines.begin(), lines.begin() + 2);
-  return lines;
+  for (size_t i = 2; i < lines.size(); ++i) {
+    std::vector<absl::string_view> f = absl::StrSplit(lines[i], ' ');
+    if (f.size() != fields || !parse(f)) {
+      return Malformed(path, i + 1, absl::StrCat("bad entry '", lines[i], "'"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -58,21 +68,17 @@ absl::Status WriteOffsetCheckpoint(const std::string& path,
 
 absl::StatusOr<std::map<TopicPartition, int64_t>> ReadOffsetCheckpoint(const std::string& path) {
   std::map<TopicPartition, int64_t> out;
-  absl::StatusOr<std::string> text = ReadWholeFile(path);
-  if (absl::IsNotFound(text.status())) return out;
-  if (!text.ok()) return text.status();
-  RUNNEL_ASSIGN_OR_RETURN(std::vector<absl::string_view> lines, EntryLines(path, *text));
-  for (size_t i = 0; i < lines.size(); ++i) {
-    std::vector<absl::string_view> f = absl::StrSplit(lines[i], ' ');
+  RUNNEL_RETURN_IF_ERROR(ForEachEntry(path, 3, [&](const std::vector<absl::string_view>& f) {
     TopicPartition tp;
     int64_t offset = 0;
-    if (f.size() != 3 || f[0].empty() || !absl::SimpleAtoi(f[1], &tp.partition) ||
+    if (f[0].empty() || !absl::SimpleAtoi(f[1], &tp.partition) ||
         !absl::SimpleAtoi(f[2], &offset)) {
-      return Malformed(path, i + 3, absl::StrCat("bad entry '", lines[i], "'"));
+      return false;
     }
     tp.topic = std::string(f[0]);
     out[tp] = offset;
-  }
+    return true;
+  }));
   return out;
 }
 
@@ -86,19 +92,14 @@ absl::Status WriteEpochCheckpoint(const std::string& path, const std::vector<Epo
 
 absl::StatusOr<std::vector<EpochEntry>> ReadEpochCheckpoint(const std::string& path) {
   std::vector<EpochEntry> out;
-  absl::StatusOr<std::string> text = ReadWholeFile(path);
-  if (absl::IsNotFound(text.status())) return out;
-  if (!text.ok()) return text.status();
-  RUNNEL_ASSIGN_OR_RETURN(std::vector<absl::string_view> lines, EntryLines(path, *text));
-  for (size_t i = 0; i < lines.size(); ++i) {
-    std::vector<absl::string_view> f = absl::StrSplit(lines[i], ' ');
+  RUNNEL_RETURN_IF_ERROR(ForEachEntry(path, 2, [&](const std::vector<absl::string_view>& f) {
     EpochEntry e;
-    if (f.size() != 2 || !absl::SimpleAtoi(f[0], &e.epoch) ||
-        !absl::SimpleAtoi(f[1], &e.start_offset)) {
-      return Malformed(path, i + 3, absl::StrCat("bad entry '", lines[i], "'"));
+    if (!absl::SimpleAtoi(f[0], &e.epoch) || !absl::SimpleAtoi(f[1], &e.start_offset)) {
+      return false;
     }
     out.push_back(e);
-  }
+    return true;
+  }));
   return out;
 }
 
