@@ -37,16 +37,14 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "runnel/log_manager.h"
 #include "storage/cleaner_pass.h"
+#include "storage/log_format.h"
 #include "storage/log_impl.h"
 #include "storage/offset_map.h"
 
 namespace runnel::storage {
-
-inline constexpr absl::string_view kCleanerOffsetCheckpointFile = "cleaner-offset-checkpoint";
 
 struct CleanerOptions {
   // Where cleaner-offset-checkpoint lives; empty keeps offsets in memory.

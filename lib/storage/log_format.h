@@ -3,7 +3,7 @@
 // Grammar (all integers big-endian; sizes in bytes):
 //
 //   data_dir      := partition_dir* recovery-point-offset-checkpoint
-//                    log-start-offset-checkpoint
+//                    log-start-offset-checkpoint cleaner-offset-checkpoint?
 //   partition_dir := "<topic>-<partition>/" segment* leader-epoch-checkpoint?
 //   segment       := <base>.log <base>.index <base>.timeindex
 //                    (<base> = base offset, 20 decimal digits, zero-padded)
@@ -21,7 +21,9 @@
 //     their entries on roll or close.
 //
 //   checkpoint    := "0\n" count "\n" (entry "\n"){count}     (text, decimal)
-//     recovery-point-offset-checkpoint, log-start-offset-checkpoint:
+//     recovery-point-offset-checkpoint, log-start-offset-checkpoint,
+//     cleaner-offset-checkpoint (the first offset compaction has not yet
+//     deduplicated):
 //                    entry := topic " " partition " " offset
 //     leader-epoch-checkpoint:  entry := epoch " " start_offset
 //   Checkpoints are replaced atomically: written to <name>.tmp, fsynced,
@@ -54,6 +56,7 @@ inline constexpr absl::string_view kDeleteDirSuffix = "-delete";
 inline constexpr absl::string_view kRecoveryPointCheckpointFile =
     "recovery-point-offset-checkpoint";
 inline constexpr absl::string_view kLogStartOffsetCheckpointFile = "log-start-offset-checkpoint";
+inline constexpr absl::string_view kCleanerOffsetCheckpointFile = "cleaner-offset-checkpoint";
 inline constexpr absl::string_view kLeaderEpochCheckpointFile = "leader-epoch-checkpoint";
 inline constexpr int kCheckpointVersion = 0;
 
