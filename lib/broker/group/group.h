@@ -96,10 +96,8 @@ class Group : public std::enable_shared_from_this<Group> {
   const std::string& group_id() const { return group_id_; }
 
   // --- Membership (group_join.cc, group_membership.cc) ---
-  void Join(const ClientInfo& client, const protocol::JoinGroupRequest& request,
-            JoinCallback done);
-  void Sync(const ClientInfo& client, const protocol::SyncGroupRequest& request,
-            SyncCallback done);
+  void Join(const ClientInfo& client, const protocol::JoinGroupRequest& request, JoinCallback done);
+  void Sync(const ClientInfo& client, const protocol::SyncGroupRequest& request, SyncCallback done);
   ErrorCode Heartbeat(const protocol::HeartbeatRequest& request);
   protocol::LeaveGroupResponse Leave(const ClientInfo& client,
                                      const protocol::LeaveGroupRequest& request);

@@ -53,58 +53,58 @@ GroupCoordinator::~GroupCoordinator() {
 
 void GroupCoordinator::ScheduleRetention() {
   std::weak_ptr<Lifeline> weak = lifeline_;
-  retention_timer_ =
-      timers_->Schedule(options_.group.offsets_retention_check_interval_ms, [weak] {
-        std::shared_ptr<Lifeline> line = weak.lock();
-        if (line == nullptr) return;
-        absl::MutexLock lock(&line->mu);
-        if (line->self == nullptr) return;
-        line->self->ExpireOffsetsOnce();
-        line->self->ScheduleRetention();
-      });
+  retention_timer_ = timers_->Schedule(options_.group.offsets_retention_check_interval_ms, [weak] {
+    std::shared_ptr<Lifeline> line = weak.lock();
+    if (line == nullptr) return;
+    absl::MutexLock lock(&line->mu);
+    if (line->self == nullptr) return;
+    line->self->ExpireOffsetsOnce();
+    line->self->ScheduleRetention();
+  });
 }
 
 absl::Status GroupCoordinator::Load() {
   std::map<std::string, LoadedGroup> loaded;
   for (int32_t p = 0; p < topic_.num_partitions(); ++p) {
-    absl::Status s = topic_.Replay(
-        p, [&](std::span<const uint8_t> key_bytes,
-               std::optional<std::span<const uint8_t>> value) -> absl::Status {
-          absl::StatusOr<OffsetsTopicKey> key = DecodeOffsetsTopicKey(key_bytes);
-          // Records of other group types (KIP-848) share the topic.
-          if (absl::IsUnimplemented(key.status())) return absl::OkStatus();
-          if (!key.ok()) return key.status();
-          if (const auto* ok = std::get_if<OffsetCommitKey>(&*key)) {
-            LoadedGroup& g = loaded[ok->group];
-            const TopicPartitionKey tp{ok->topic, ok->partition};
-            if (!value.has_value()) {
-              g.offsets.erase(tp);
-              return absl::OkStatus();
-            }
-            absl::StatusOr<OffsetCommitValue> v = DecodeOffsetCommitValue(*value);
-            if (!v.ok()) return v.status();
-            g.offsets[tp] = *std::move(v);
-            return absl::OkStatus();
-          }
-          const auto& gk = std::get<GroupMetadataKey>(*key);
-          LoadedGroup& g = loaded[gk.group];
-          if (!value.has_value()) {
-            g.metadata.reset();
-            return absl::OkStatus();
-          }
-          absl::StatusOr<GroupMetadataValue> v = DecodeGroupMetadataValue(*value);
-          if (!v.ok()) return v.status();
-          g.metadata = *std::move(v);
-          return absl::OkStatus();
-        });
+    absl::Status s =
+        topic_.Replay(p,
+                      [&](std::span<const uint8_t> key_bytes,
+                          std::optional<std::span<const uint8_t>> value) -> absl::Status {
+                        absl::StatusOr<OffsetsTopicKey> key = DecodeOffsetsTopicKey(key_bytes);
+                        // Records of other group types (KIP-848) share the topic.
+                        if (absl::IsUnimplemented(key.status())) return absl::OkStatus();
+                        if (!key.ok()) return key.status();
+                        if (const auto* ok = std::get_if<OffsetCommitKey>(&*key)) {
+                          LoadedGroup& g = loaded[ok->group];
+                          const TopicPartitionKey tp{ok->topic, ok->partition};
+                          if (!value.has_value()) {
+                            g.offsets.erase(tp);
+                            return absl::OkStatus();
+                          }
+                          absl::StatusOr<OffsetCommitValue> v = DecodeOffsetCommitValue(*value);
+                          if (!v.ok()) return v.status();
+                          g.offsets[tp] = *std::move(v);
+                          return absl::OkStatus();
+                        }
+                        const auto& gk = std::get<GroupMetadataKey>(*key);
+                        LoadedGroup& g = loaded[gk.group];
+                        if (!value.has_value()) {
+                          g.metadata.reset();
+                          return absl::OkStatus();
+                        }
+                        absl::StatusOr<GroupMetadataValue> v = DecodeGroupMetadataValue(*value);
+                        if (!v.ok()) return v.status();
+                        g.metadata = *std::move(v);
+                        return absl::OkStatus();
+                      });
     if (!s.ok()) return s;
   }
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, l] : loaded) {
       if (!l.metadata.has_value() && l.offsets.empty()) continue;  // deleted
-      auto g = std::make_shared<Group>(id, topic_.PartitionFor(id), &options_.group, timers_,
-                                       &topic_);
+      auto g =
+          std::make_shared<Group>(id, topic_.PartitionFor(id), &options_.group, timers_, &topic_);
       if (l.metadata.has_value()) g->LoadMetadata(*l.metadata);
       g->LoadOffsets(std::move(l.offsets));
       groups_[id] = std::move(g);
@@ -174,7 +174,8 @@ void GroupCoordinator::FindCoordinator(const ClientInfo& client,
   done(std::move(resp));
 }
 
-void GroupCoordinator::JoinGroup(const ClientInfo& client, const protocol::JoinGroupRequest& request,
+void GroupCoordinator::JoinGroup(const ClientInfo& client,
+                                 const protocol::JoinGroupRequest& request,
                                  Done<protocol::JoinGroupResponse> done) {
   auto fail = [&](ErrorCode e) {
     protocol::JoinGroupResponse r;
@@ -195,7 +196,8 @@ void GroupCoordinator::JoinGroup(const ClientInfo& client, const protocol::JoinG
   g->Join(client, request, std::move(done));
 }
 
-void GroupCoordinator::SyncGroup(const ClientInfo& client, const protocol::SyncGroupRequest& request,
+void GroupCoordinator::SyncGroup(const ClientInfo& client,
+                                 const protocol::SyncGroupRequest& request,
                                  Done<protocol::SyncGroupResponse> done) {
   auto fail = [&](ErrorCode e) {
     protocol::SyncGroupResponse r;
@@ -209,7 +211,8 @@ void GroupCoordinator::SyncGroup(const ClientInfo& client, const protocol::SyncG
   g->Sync(client, request, std::move(done));
 }
 
-void GroupCoordinator::Heartbeat(const ClientInfo& client, const protocol::HeartbeatRequest& request,
+void GroupCoordinator::Heartbeat(const ClientInfo& client,
+                                 const protocol::HeartbeatRequest& request,
                                  Done<protocol::HeartbeatResponse> done) {
   protocol::HeartbeatResponse r;
   if (!loaded()) {
@@ -247,118 +250,6 @@ void GroupCoordinator::LeaveGroup(const ClientInfo& client,
     }
   }
   done(std::move(r));
-}
-
-void GroupCoordinator::OffsetCommit(const ClientInfo& client,
-                                    const protocol::OffsetCommitRequest& request,
-                                    Done<protocol::OffsetCommitResponse> done) {
-  auto fail = [&](ErrorCode e) {
-    protocol::OffsetCommitResponse r;
-    for (const auto& t : request.topics) {
-      protocol::OffsetCommitResponse::OffsetCommitResponseTopic rt;
-      rt.name = t.name;
-      for (const auto& p : t.partitions) rt.partitions.push_back({p.partition_index, Code(e), {}});
-      r.topics.push_back(std::move(rt));
-    }
-    done(std::move(r));
-  };
-  if (!loaded()) return fail(ErrorCode::kCoordinatorLoadInProgress);
-  if (request.group_id.empty()) return fail(ErrorCode::kInvalidGroupId);
-  // Without a generation the commit needs no group; with one, a missing
-  // group means the member's generation is long gone.
-  std::shared_ptr<Group> g = request.generation_id_or_member_epoch < 0
-                                 ? GetOrCreate(request.group_id)
-                                 : Find(request.group_id);
-  if (g == nullptr) return fail(ErrorCode::kIllegalGeneration);
-  done(g->CommitOffsets(client, request));
-}
-
-std::vector<Group::FetchedOffset> GroupCoordinator::FetchFor(
-    const std::string& group_id,
-    const std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>& topics) const {
-  if (std::shared_ptr<Group> g = Find(group_id); g != nullptr) return g->FetchOffsets(topics);
-  std::vector<Group::FetchedOffset> out;
-  if (!topics.has_value()) return out;
-  for (const auto& [topic, partitions] : *topics) {
-    for (int32_t p : partitions) out.push_back({topic, p, -1, -1, ""});
-  }
-  return out;
-}
-
-void GroupCoordinator::OffsetFetch(const ClientInfo& client,
-                                   const protocol::OffsetFetchRequest& request,
-                                   Done<protocol::OffsetFetchResponse> done) {
-  protocol::OffsetFetchResponse resp;
-  const bool is_loaded = loaded();
-  if (client.api_version >= 8) {
-    for (const auto& group : request.groups) {
-      protocol::OffsetFetchResponse::OffsetFetchResponseGroup rg;
-      rg.group_id = group.group_id;
-      if (!is_loaded) {
-        rg.error_code = Code(ErrorCode::kCoordinatorLoadInProgress);
-        resp.groups.push_back(std::move(rg));
-        continue;
-      }
-      std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>> topics;
-      if (group.topics.has_value()) {
-        topics.emplace();
-        for (const auto& t : *group.topics) topics->push_back({t.name, t.partition_indexes});
-      }
-      for (const Group::FetchedOffset& f : FetchFor(group.group_id, topics)) {
-        if (rg.topics.empty() || rg.topics.back().name != f.topic) {
-          rg.topics.push_back({});
-          rg.topics.back().name = f.topic;
-        }
-        protocol::OffsetFetchResponse::OffsetFetchResponsePartitions p;
-        p.partition_index = f.partition;
-        p.committed_offset = f.offset;
-        p.committed_leader_epoch = f.leader_epoch;
-        p.metadata = f.metadata;
-        rg.topics.back().partitions.push_back(std::move(p));
-      }
-      resp.groups.push_back(std::move(rg));
-    }
-    done(std::move(resp));
-    return;
-  }
-  std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>> topics;
-  if (request.topics.has_value()) {
-    topics.emplace();
-    for (const auto& t : *request.topics) topics->push_back({t.name, t.partition_indexes});
-  }
-  if (!is_loaded) {
-    // v1 has no top-level error: each partition carries it.
-    resp.error_code = Code(ErrorCode::kCoordinatorLoadInProgress);
-    if (topics.has_value()) {
-      for (const auto& [name, parts] : *topics) {
-        protocol::OffsetFetchResponse::OffsetFetchResponseTopic rt;
-        rt.name = name;
-        for (int32_t p : parts) {
-          protocol::OffsetFetchResponse::OffsetFetchResponsePartition rp;
-          rp.partition_index = p;
-          rp.committed_offset = -1;
-          rp.error_code = Code(ErrorCode::kCoordinatorLoadInProgress);
-          rt.partitions.push_back(std::move(rp));
-        }
-        resp.topics.push_back(std::move(rt));
-      }
-    }
-    done(std::move(resp));
-    return;
-  }
-  for (const Group::FetchedOffset& f : FetchFor(request.group_id, topics)) {
-    if (resp.topics.empty() || resp.topics.back().name != f.topic) {
-      resp.topics.push_back({});
-      resp.topics.back().name = f.topic;
-    }
-    protocol::OffsetFetchResponse::OffsetFetchResponsePartition p;
-    p.partition_index = f.partition;
-    p.committed_offset = f.offset;
-    p.committed_leader_epoch = f.leader_epoch;
-    p.metadata = f.metadata;
-    resp.topics.back().partitions.push_back(std::move(p));
-  }
-  done(std::move(resp));
 }
 
 void GroupCoordinator::ListGroups(const ClientInfo& client,
@@ -439,35 +330,6 @@ void GroupCoordinator::DeleteGroups(const ClientInfo& client,
     resp.results.push_back(std::move(result));
   }
   done(std::move(resp));
-}
-
-void GroupCoordinator::OffsetDelete(const ClientInfo& client,
-                                    const protocol::OffsetDeleteRequest& request,
-                                    Done<protocol::OffsetDeleteResponse> done) {
-  protocol::OffsetDeleteResponse resp;
-  if (!loaded()) {
-    resp.error_code = Code(ErrorCode::kCoordinatorLoadInProgress);
-  } else if (std::shared_ptr<Group> g = Find(request.group_id); g == nullptr) {
-    resp.error_code = Code(ErrorCode::kGroupIdNotFound);
-  } else {
-    resp = g->DeleteOffsets(request);
-  }
-  done(std::move(resp));
-}
-
-void GroupCoordinator::ExpireOffsetsOnce() {
-  std::vector<std::shared_ptr<Group>> groups;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [id, g] : groups_) groups.push_back(g);
-  }
-  const int64_t now = timers_->NowMs();
-  for (const auto& g : groups) {
-    if (!g->ExpireOffsets(now)) continue;
-    absl::MutexLock lock(&mu_);
-    auto it = groups_.find(g->group_id());
-    if (it != groups_.end() && it->second == g) groups_.erase(it);
-  }
 }
 
 }  // namespace runnel::broker::group

@@ -120,8 +120,7 @@ class GroupCoordinator {
   std::shared_ptr<Group> GetOrCreate(const std::string& group_id);
   std::vector<Group::FetchedOffset> FetchFor(
       const std::string& group_id,
-      const std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>& topics)
-      const;
+      const std::optional<std::vector<std::pair<std::string, std::vector<int32_t>>>>& topics) const;
   void ScheduleRetention();
 
   // Lets the retention timer reach the coordinator only while it exists:

@@ -24,8 +24,7 @@ void Reply(int32_t correlation_id, int16_t version, const Response& response,
 // Decodes Request, calls coordinator.*method, and encodes its Response.
 template <typename Request, typename Response>
 void Dispatch(GroupCoordinator& coordinator,
-              void (GroupCoordinator::*method)(const ClientInfo&, const Request&,
-                                               Done<Response>),
+              void (GroupCoordinator::*method)(const ClientInfo&, const Request&, Done<Response>),
               const GroupRequest& request, GroupRespondFn respond) {
   const int16_t version = request.client.api_version;
   absl::StatusOr<Request> decoded = Request::Decode(request.body, version);
@@ -33,11 +32,10 @@ void Dispatch(GroupCoordinator& coordinator,
     respond(absl::InvalidArgumentError(std::string(decoded.status().message())));
     return;
   }
-  (coordinator.*method)(request.client, *decoded,
-                        [correlation_id = request.correlation_id, version,
-                         respond = std::move(respond)](Response response) {
-                          Reply(correlation_id, version, response, respond);
-                        });
+  (coordinator.*method)(
+      request.client, *decoded,
+      [correlation_id = request.correlation_id, version, respond = std::move(respond)](
+          Response response) { Reply(correlation_id, version, response, respond); });
 }
 
 }  // namespace
@@ -61,8 +59,7 @@ bool IsGroupApi(int16_t api_key) {
   }
 }
 
-void HandleGroupRequest(GroupCoordinator& c, const GroupRequest& request,
-                        GroupRespondFn respond) {
+void HandleGroupRequest(GroupCoordinator& c, const GroupRequest& request, GroupRespondFn respond) {
   switch (request.api_key) {
     case protocol::FindCoordinatorRequest::kApiKey:
       return Dispatch(c, &GroupCoordinator::FindCoordinator, request, std::move(respond));

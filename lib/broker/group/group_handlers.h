@@ -30,7 +30,7 @@ namespace runnel::broker::group {
 struct GroupRequest {
   int16_t api_key = 0;
   int32_t correlation_id = 0;
-  ClientInfo client;  // client.api_version is the request's version
+  ClientInfo client;              // client.api_version is the request's version
   std::span<const uint8_t> body;  // after the request header
 };
 

@@ -36,12 +36,12 @@ std::string RandomUuid() {
     hi = rng();
     lo = rng();
   }
-  hi = (hi & ~0xF000ULL) | 0x4000ULL;                          // version 4
-  lo = (lo & ~(0xC000ULL << 48)) | (0x8000ULL << 48);          // IETF variant
+  hi = (hi & ~0xF000ULL) | 0x4000ULL;                  // version 4
+  lo = (lo & ~(0xC000ULL << 48)) | (0x8000ULL << 48);  // IETF variant
   char buf[37];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xFFFF),
-                static_cast<unsigned>(hi & 0xFFFF), static_cast<unsigned>(lo >> 48),
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
+                static_cast<unsigned>(lo >> 48),
                 static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
   return buf;
 }
@@ -59,9 +59,8 @@ void Group::Join(const ClientInfo& client, const protocol::JoinGroupRequest& req
   if (state_ == GroupState::kDead) {
     // Deleted under the caller's feet: it finds the coordinator again and
     // joins a fresh group.
-    deferred.Add([done, r = JoinError(ErrorCode::kCoordinatorNotAvailable, request.member_id)] {
-      done(r);
-    });
+    deferred.Add(
+        [done, r = JoinError(ErrorCode::kCoordinatorNotAvailable, request.member_id)] { done(r); });
     return;
   }
   if (!SupportsProtocols(request.protocol_type, ProtocolsOf(request))) {
@@ -88,8 +87,7 @@ void Group::JoinNewMember(const ClientInfo& client, const protocol::JoinGroupReq
       return;
     }
   }
-  if (members_.size() + pending_members_.size() >=
-      static_cast<size_t>(config_->max_group_size)) {
+  if (members_.size() + pending_members_.size() >= static_cast<size_t>(config_->max_group_size)) {
     deferred.Add([done, r = JoinError(ErrorCode::kGroupMaxSizeReached)] { done(r); });
     return;
   }
@@ -151,8 +149,7 @@ void Group::JoinKnownMember(const ClientInfo& client, const protocol::JoinGroupR
   }
 }
 
-void Group::ReplaceStaticMember(const ClientInfo& client,
-                                const protocol::JoinGroupRequest& request,
+void Group::ReplaceStaticMember(const ClientInfo& client, const protocol::JoinGroupRequest& request,
                                 const std::string& old_member_id, JoinCallback done,
                                 DeferredCalls& deferred) {
   auto node = members_.extract(old_member_id);
@@ -402,9 +399,8 @@ void Group::CompleteJoin(DeferredCalls& deferred) {
   protocol_name_ = SelectProtocol();
   if (!leader_id_.has_value() || !members_.contains(*leader_id_) ||
       !members_.at(*leader_id_).awaiting_join_response()) {
-    auto it = std::find_if(members_.begin(), members_.end(), [](const auto& entry) {
-      return entry.second.awaiting_join_response();
-    });
+    auto it = std::find_if(members_.begin(), members_.end(),
+                           [](const auto& entry) { return entry.second.awaiting_join_response(); });
     leader_id_ = (it != members_.end() ? it : members_.begin())->first;
   }
   TransitionTo(GroupState::kCompletingRebalance);

@@ -197,8 +197,8 @@ bool Group::ExpireOffsets(int64_t now_ms) {
     // for a week keeps them, one gone for a week loses them.
     const int64_t since = std::max(v.commit_timestamp_ms, state_timestamp_ms_);
     if (now_ms - since >= config_->offsets_retention_ms) {
-      tombstones.push_back({EncodeOffsetCommitKey({group_id_, key.topic, key.partition}),
-                            std::nullopt});
+      tombstones.push_back(
+          {EncodeOffsetCommitKey({group_id_, key.topic, key.partition}), std::nullopt});
       expired.push_back(key);
     }
   }
@@ -284,8 +284,8 @@ void Group::LoadMetadata(const GroupMetadataValue& value) {
     m.group_instance_id = r.group_instance_id;
     m.client_id = r.client_id;
     m.client_host = r.client_host;
-    m.rebalance_timeout_ms = r.rebalance_timeout_ms >= 0 ? r.rebalance_timeout_ms
-                                                         : r.session_timeout_ms;
+    m.rebalance_timeout_ms =
+        r.rebalance_timeout_ms >= 0 ? r.rebalance_timeout_ms : r.session_timeout_ms;
     m.session_timeout_ms = r.session_timeout_ms;
     m.protocol_type = value.protocol_type;
     m.protocols = {{value.protocol.value_or(""), r.subscription}};

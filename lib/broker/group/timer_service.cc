@@ -97,7 +97,8 @@ void ThreadTimerService::Run() {
       // Wakes on stop, on a new earliest timer (Schedule changes timers_),
       // or at the earliest deadline; 100 ms caps the wait so a timer added
       // with an earlier deadline is never late by more than that.
-      const int64_t wait = it == timers_.end() ? 100 : std::min<int64_t>(it->first.first - now, 100);
+      const int64_t wait =
+          it == timers_.end() ? 100 : std::min<int64_t>(it->first.first - now, 100);
       mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(wait));
       continue;
     }

@@ -1,9 +1,8 @@
 // Members on several threads at once: the group converges to one stable
 // generation and every partition is assigned once. Run under TSan/ASan this
 // is the coordinator's thread-safety check.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <memory>
 #include <optional>
 #include <set>

@@ -71,9 +71,10 @@ TEST_CASE("A request that does not decode is an error for the router", "[group][
   Harness h;
   const uint8_t garbage[] = {0x00, 0x05, 'x'};
   std::optional<absl::StatusOr<ByteBuffer>> frame;
-  HandleGroupRequest(h.coordinator(), {protocol::HeartbeatRequest::kApiKey, 1, {3, "c", "h"},
-                                       std::span<const uint8_t>(garbage)},
-                     [&](absl::StatusOr<ByteBuffer> f) { frame = std::move(f); });
+  HandleGroupRequest(
+      h.coordinator(),
+      {protocol::HeartbeatRequest::kApiKey, 1, {3, "c", "h"}, std::span<const uint8_t>(garbage)},
+      [&](absl::StatusOr<ByteBuffer> f) { frame = std::move(f); });
   REQUIRE(frame.has_value());
   CHECK(absl::IsInvalidArgument(frame->status()));
   CHECK(IsGroupApi(protocol::OffsetDeleteRequest::kApiKey));

@@ -77,7 +77,9 @@ TEST_CASE("Commits are checked against the member and its generation", "[group][
   CHECK(h.Commit("missing", "m", 3, "t", {{0, 6}}).topics[0].partitions[0].error_code ==
         Code(ErrorCode::kIllegalGeneration));
   CHECK(h.Commit("g", id, 1, "t", {{1, 6}}, std::string(5000, 'x'))
-            .topics[0].partitions[0].error_code == Code(ErrorCode::kOffsetMetadataTooLarge));
+            .topics[0]
+            .partitions[0]
+            .error_code == Code(ErrorCode::kOffsetMetadataTooLarge));
   CHECK(std::get<0>(Offsets(h.Fetch("g", "t", {0}))[{"t", 0}]) == 5);
 }
 
@@ -162,8 +164,7 @@ TEST_CASE("DeleteGroups removes empty groups and their offsets, for good", "[gro
   CHECK(DeleteGroups(h, {"g"}).results[0].error_code == kNone);
   h.Restart();
   CHECK(Offsets(h.Fetch("solo")).empty());
-  CHECK(DeleteGroups(h, {"g", "solo"}).results[1].error_code ==
-        Code(ErrorCode::kGroupIdNotFound));
+  CHECK(DeleteGroups(h, {"g", "solo"}).results[1].error_code == Code(ErrorCode::kGroupIdNotFound));
   CHECK(DeleteGroups(h, {"g"}).results[0].error_code == Code(ErrorCode::kGroupIdNotFound));
 }
 

@@ -190,8 +190,7 @@ TEST_CASE("Members that do not rejoin before the rebalance timeout are dropped",
   CHECK(h.Heartbeat(id_b, 3) == kUnknownMemberId);
 }
 
-TEST_CASE("JoinGroup v4+ asks a new member to rejoin with its assigned id",
-          "[group][rebalance]") {
+TEST_CASE("JoinGroup v4+ asks a new member to rejoin with its assigned id", "[group][rebalance]") {
   Harness h;
   auto first = h.Join({.client_id = "a", .version = 5});
   REQUIRE(first->has_value());

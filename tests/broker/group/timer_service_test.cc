@@ -1,9 +1,8 @@
 // The timers behind session expiry and rebalance deadlines.
 #include "lib/broker/group/timer_service.h"
 
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
