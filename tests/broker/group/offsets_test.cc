@@ -127,6 +127,20 @@ TEST_CASE("A restarted coordinator reloads groups, members and offsets", "[group
   CHECK(h.Heartbeat(id, 1) == Code(ErrorCode::kUnknownMemberId));
 }
 
+TEST_CASE("Loading skips records of other group types sharing the topic", "[group][offsets]") {
+  Harness h;
+  h.Commit("solo", "", -1, "t", {{0, 5}});
+  // A KIP-848 ConsumerGroupMetadataKey (version 3) in the same partition.
+  auto log = h.logs().GetLog({"__consumer_offsets", h.coordinator().PartitionFor("solo")});
+  REQUIRE(log != nullptr);
+  const std::string key("\x00\x03\x00\x04solo", 8);
+  storage::Record r{.key = key, .value = std::string_view("\x00\x00", 2)};
+  REQUIRE(log->AppendRecords(std::span(&r, 1)).ok());
+  h.Restart();
+  REQUIRE(h.load_status_.ok());
+  CHECK(std::get<0>(Offsets(h.Fetch("solo", "t", {0}))[{"t", 0}]) == 5);
+}
+
 TEST_CASE("Requests before Load get COORDINATOR_LOAD_IN_PROGRESS", "[group][offsets]") {
   TempDir dir;
   ManualTimerService timers;
