@@ -53,6 +53,13 @@ std::optional<int64_t> LogCleaner::FirstDirtyOffset(const TopicPartition& tp) co
   return it->second;
 }
 
+void LogCleaner::Forget(const TopicPartition& tp) {
+  absl::MutexLock lock(&mu_);
+  checkpoints_.erase(tp);
+  truncations_.erase(tp);
+  (void)WriteCheckpoint();
+}
+
 CleanableRange LogCleaner::Cleanable(const TopicPartition& tp, const LogImpl& log) const {
   const LogOptions opts = log.options();
   const int64_t now = clock_->NowMs();
@@ -62,8 +69,18 @@ CleanableRange LogCleaner::Cleanable(const TopicPartition& tp, const LogImpl& lo
   CleanableRange r;
   // A checkpoint outside the log (truncated, or retention passed it) starts
   // over from the log start, as in Kafka.
-  r.first_dirty = FirstDirtyOffset(tp).value_or(start);
-  if (r.first_dirty < start || r.first_dirty > log_end) r.first_dirty = start;
+  r.truncations = log.truncations();
+  bool truncated = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto cp = checkpoints_.find(tp);
+    r.first_dirty = cp != checkpoints_.end() ? cp->second : start;
+    auto tr = truncations_.find(tp);
+    truncated = tr != truncations_.end() && tr->second != r.truncations;
+  }
+  // Truncated since the checkpoint: offsets below it may now hold records
+  // never deduplicated.
+  if (truncated || r.first_dirty < start || r.first_dirty > log_end) r.first_dirty = start;
   r.end = segments->rbegin()->first;
   for (auto it = segments->begin(); std::next(it) != segments->end(); ++it) {
     // min.compaction.lag.ms: nothing from the first segment holding a record
@@ -138,6 +155,7 @@ absl::StatusOr<CleanStats> LogCleaner::CleanRange(const TopicPartition& tp, LogI
   if (!stats.ok()) return stats.status();
   absl::MutexLock lock(&mu_);
   checkpoints_[tp] = stats->next_dirty;
+  truncations_[tp] = range.truncations;
   RUNNEL_RETURN_IF_ERROR(WriteCheckpoint());
   return stats;
 }

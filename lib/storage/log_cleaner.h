@@ -69,6 +69,7 @@ struct CleanableRange {
   int64_t clean_bytes = 0;
   int64_t dirty_bytes = 0;
   bool max_lag_exceeded = false;
+  int64_t truncations = 0;  // LogImpl::truncations() when computed
   double dirty_ratio() const {
     const int64_t total = clean_bytes + dirty_bytes;
     return total > 0 ? static_cast<double>(dirty_bytes) / static_cast<double>(total) : 0.0;
@@ -100,6 +101,10 @@ class LogCleaner {
   // The checkpointed first dirty offset; nullopt when none.
   std::optional<int64_t> FirstDirtyOffset(const TopicPartition& tp) const;
 
+  // Drops the checkpoint of a deleted log, so a new log of the same name
+  // starts dirty.
+  void Forget(const TopicPartition& tp);
+
   // Runs CleanOnce on a thread of its own over what `logs` returns, sleeping
   // backoff_ms when nothing was due. Stop() (or the destructor) ends it.
   void Start(std::function<LogList()> logs);
@@ -121,6 +126,9 @@ class LogCleaner {
 
   mutable absl::Mutex mu_;
   std::map<TopicPartition, int64_t> checkpoints_ ABSL_GUARDED_BY(mu_);
+  // LogImpl::truncations() when each checkpoint was taken (this process
+  // only; after a restart the file is trusted).
+  std::map<TopicPartition, int64_t> truncations_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

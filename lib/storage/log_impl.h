@@ -106,6 +106,11 @@ class LogImpl final : public Log {
 
   const Clock* clock() const { return clock_; }
 
+  // How many times Truncate/TruncateFully removed records. The cleaner
+  // compares it with the count its checkpoint was taken at: a log truncated
+  // below the checkpoint and grown again must be deduplicated from its start.
+  int64_t truncations() const { return truncations_.load(std::memory_order_acquire); }
+
  private:
   LogImpl(std::string dir, LogOptions options, const Clock* clock);
 
@@ -162,6 +167,7 @@ class LogImpl final : public Log {
   std::atomic<int64_t> start_offset_{0};
   std::atomic<int64_t> end_offset_{0};
   std::atomic<int64_t> recovery_point_{0};
+  std::atomic<int64_t> truncations_{0};
   std::unique_ptr<LeaderEpochCache> epochs_;
   RecoveryReport report_;  // written by Open only
   mutable OffsetWaiters waiters_{&end_offset_};

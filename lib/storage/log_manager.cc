@@ -156,6 +156,7 @@ absl::Status LogManagerImpl::DeleteLog(const TopicPartition& tp) {
     recovery_points_.erase(tp);
     start_offsets_.erase(tp);
   }
+  if (cleaner_ != nullptr) cleaner_->Forget(tp);
   RUNNEL_RETURN_IF_ERROR(log->Close());
   static std::atomic<uint64_t> counter{0};
   const std::string doomed =

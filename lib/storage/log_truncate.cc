@@ -82,6 +82,7 @@ absl::Status LogImpl::Truncate(int64_t offset) {
       RUNNEL_RETURN_IF_ERROR(keep->OpenForAppends(options_.segment_index_bytes));
       active_open_ = true;
       const int64_t end = removed.has_value() ? std::min(offset, *removed) : offset;
+      truncations_.fetch_add(1, std::memory_order_acq_rel);
       end_offset_.store(end, std::memory_order_release);
       if (recovery_point_.load() > end) recovery_point_.store(end, std::memory_order_release);
       RUNNEL_RETURN_IF_ERROR(epochs_->TruncateFromEnd(end));
@@ -107,6 +108,7 @@ absl::Status LogImpl::TruncateFully(int64_t new_start_offset) {
     (*segments)[new_start_offset] = fresh;
     // The offsets move before the new segment appears, so a reader never
     // pairs the old start offset with the new, empty segment list.
+    truncations_.fetch_add(1, std::memory_order_acq_rel);
     end_offset_.store(new_start_offset, std::memory_order_release);
     start_offset_.store(new_start_offset, std::memory_order_release);
     recovery_point_.store(new_start_offset, std::memory_order_release);

@@ -375,5 +375,36 @@ TEST_CASE("transactional batches are neither compacted nor used to compact", "[c
   CHECK_FALSE(seen[4].value.has_value());
 }
 
+TEST_CASE("a log truncated below the cleaner checkpoint is deduplicated again",
+          "[compaction]") {
+  TempDir dir;
+  FakeClock clock;
+  std::unique_ptr<LogImpl> log = OpenLog(dir.path(), Compacted(), &clock);
+  LogCleaner cleaner({.clock = &clock});
+  Model first;
+  for (int i = 0; i < 10; ++i) first.Append(*log, {{"k" + std::to_string(i), "v"}}, clock.NowMs());
+  REQUIRE(log->Roll().ok());
+  MustClean(cleaner, *log);
+  CHECK(cleaner.FirstDirtyOffset(kTp) == 10);
+  // A replica diverged: everything from 2 goes, and the leader's records
+  // (overwrites and a tombstone) take offsets 2.. again, past the checkpoint.
+  REQUIRE(log->Truncate(2).ok());
+  Model model;
+  model.Append(*log, {{"k0", "v"}, {"k1", "v"}}, clock.NowMs());
+  for (int i = 0; i < 12; ++i) {
+    model.Append(*log, {{"a", std::to_string(i)}}, clock.NowMs());
+  }
+  model.Append(*log, {{"b", "1"}, {"b", std::nullopt}}, clock.NowMs());
+  REQUIRE(log->Roll().ok());
+  REQUIRE(log->log_end_offset() > 10);
+  CHECK(cleaner.Cleanable(kTp, *log).first_dirty == 0);
+  MustClean(cleaner, *log);
+  std::vector<testing::Rec> seen = ReadRecords(*log);
+  // k0 and k1 as rewritten at 2 and 3, a=11, b's tombstone.
+  REQUIRE(seen.size() == 4);
+  CHECK(seen[2].value == "11");
+  CHECK_FALSE(seen[3].value.has_value());
+}
+
 }  // namespace
 }  // namespace runnel::storage
