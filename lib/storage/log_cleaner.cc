@@ -61,15 +61,17 @@ void LogCleaner::Forget(const TopicPartition& tp) {
 }
 
 CleanableRange LogCleaner::Cleanable(const TopicPartition& tp, const LogImpl& log) const {
+  CleanableRange r;
+  // Read first: a truncation after this point shows up as a changed count
+  // at the next round (and fails this pass's swap).
+  r.truncations = log.truncations();
   const LogOptions opts = log.options();
   const int64_t now = clock_->NowMs();
   std::shared_ptr<const LogImpl::SegmentMap> segments = log.SegmentsSnapshot();
   const int64_t start = log.log_start_offset();
   const int64_t log_end = log.log_end_offset();
-  CleanableRange r;
   // A checkpoint outside the log (truncated, or retention passed it) starts
   // over from the log start, as in Kafka.
-  r.truncations = log.truncations();
   bool truncated = false;
   {
     absl::MutexLock lock(&mu_);
