@@ -253,8 +253,8 @@ absl::Status CleanGroup(LogImpl& log, const LogOptions& opts, std::span<const So
     // ReplaceSegments then finds nothing left to do for them.
     RUNNEL_RETURN_IF_ERROR(out->Flush());
     RUNNEL_RETURN_IF_ERROR(out->CloseForAppends());
-    RUNNEL_RETURN_IF_ERROR(CheckAbort(o));
     if (o.before_swap) o.before_swap(base);
+    RUNNEL_RETURN_IF_ERROR(CheckAbort(o));  // the last chance to stop cheaply
     std::vector<std::shared_ptr<Segment>> old;
     for (const Source& s : group) old.push_back(s.seg);
     const int64_t after = out->size();

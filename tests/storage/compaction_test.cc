@@ -7,6 +7,7 @@
 #include <random>
 
 #include "compaction_util.h"
+#include "storage/file_util.h"
 #include "storage/log_cleaner.h"
 
 namespace runnel::storage {
@@ -404,6 +405,55 @@ TEST_CASE("a log truncated below the cleaner checkpoint is deduplicated again",
   REQUIRE(seen.size() == 4);
   CHECK(seen[2].value == "11");
   CHECK_FALSE(seen[3].value.has_value());
+}
+
+TEST_CASE("rebuilt LogAppendTime batches keep their timestamp type and time", "[compaction]") {
+  TempDir dir;
+  FakeClock clock;
+  LogOptions o = Compacted();
+  o.message_timestamp_type = TimestampType::kLogAppendTime;
+  std::unique_ptr<LogImpl> log = OpenLog(dir.path(), o, &clock);
+  LogCleaner cleaner({.clock = &clock});
+  Model model;
+  model.Append(*log, {{"a", "1"}, {"b", "1"}, {"a", "2"}}, 5);  // stamped with the clock
+  REQUIRE(log->Roll().ok());
+  MustClean(cleaner, *log);
+  std::vector<protocol::RecordBatchHeader> batches;
+  std::vector<testing::Rec> seen = ReadRecords(*log, &batches);
+  REQUIRE(batches.size() == 1);
+  CHECK(batches[0].timestamp_type() == protocol::TimestampType::kLogAppendTime);
+  CHECK(batches[0].max_timestamp == clock.NowMs());
+  CHECK(batches[0].last_offset() == 2);
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].offset == 1);
+  CHECK(seen[0].timestamp == clock.NowMs());
+  CHECK(seen[1].value == "2");
+}
+
+TEST_CASE("an aborted pass leaves the log and no replacement files", "[compaction]") {
+  TempDir dir;
+  FakeClock clock;
+  std::unique_ptr<LogImpl> log = OpenLog(dir.path(), Compacted(), &clock);
+  Model model;
+  for (int i = 0; i < 40; ++i) model.Append(*log, {{"k" + std::to_string(i % 3), "v"}}, clock.NowMs());
+  REQUIRE(log->Roll().ok());
+  const std::vector<testing::Rec> before = ReadRecords(*log);
+  OffsetMap map(1 << 16);
+  std::atomic<bool> abort{false};
+  CleanPassOptions o;
+  o.first_dirty = 0;
+  o.end = log->log_end_offset();
+  o.now_ms = clock.NowMs();
+  o.abort = &abort;
+  o.before_swap = [&](int64_t) { abort.store(true); };  // Stop() arriving mid-pass
+  absl::StatusOr<CleanStats> stats = RunCleanPass(*log, map, o);
+  CHECK(absl::IsCancelled(stats.status()));
+  CHECK(ReadRecords(*log) == before);
+  const std::vector<std::string> names = *ListDir(dir.path());
+  for (const std::string& name : names) {
+    INFO(name);
+    CHECK(name.find(".cleaned") == std::string::npos);
+  }
 }
 
 }  // namespace
