@@ -213,7 +213,8 @@ AppendRun RunAppends(Log& log, size_t value_bytes, int batch_records, int64_t ba
   ByteBuffer ready;
   if (path == Path::kAppendBatch) {
     runnel::protocol::RecordBatchBuilder builder;
-    for (int i = 0; i < batch_records; ++i) Check(builder.Append(1'700'000'000'000 + i, nullptr, value), "build");
+    for (int i = 0; i < batch_records; ++i)
+      Check(builder.Append(1'700'000'000'000 + i, nullptr, value), "build");
     Check(builder.Finish().status(), "finish");
     ready = builder.TakeBuffer();
   }
@@ -265,12 +266,24 @@ void PrintHeader(const std::string& dir) {
   const char* kind = "?";
   if (statfs(dir.c_str(), &fs) == 0) {
     switch (fs.f_type) {
-      case 0xEF53: kind = "ext4"; break;
-      case 0x01021994: kind = "tmpfs"; break;
-      case 0x58465342: kind = "xfs"; break;
-      case 0x9123683E: kind = "btrfs"; break;
-      case 0x794c7630: kind = "overlayfs"; break;
-      default: kind = "other"; break;
+      case 0xEF53:
+        kind = "ext4";
+        break;
+      case 0x01021994:
+        kind = "tmpfs";
+        break;
+      case 0x58465342:
+        kind = "xfs";
+        break;
+      case 0x9123683E:
+        kind = "btrfs";
+        break;
+      case 0x794c7630:
+        kind = "overlayfs";
+        break;
+      default:
+        kind = "other";
+        break;
     }
   }
   std::printf("storage_bench in %s (%s), %ld online CPUs; one thread\n\n", dir.c_str(), kind,
@@ -278,13 +291,14 @@ void PrintHeader(const std::string& dir) {
 }
 
 void AppendSection(const std::string& dir, bool quick) {
-  std::printf("append: batches of 1,000 records; MB = 10^6 bytes of log written; raw = write() of\n"
-              "the same bytes in the same chunks to a file in the same directory\n");
+  std::printf(
+      "append: batches of 1,000 records; MB = 10^6 bytes of log written; raw = write() of\n"
+      "the same bytes in the same chunks to a file in the same directory\n");
   std::printf("  %-38s %12s %9s %9s %8s\n", "", "records/s", "MB/s", "raw MB/s", "of raw");
   struct Case {
     size_t value_bytes;
-    int64_t batches;        // without fsync
-    int64_t synced_batches; // with a Flush per batch
+    int64_t batches;         // without fsync
+    int64_t synced_batches;  // with a Flush per batch
   };
   // ~64 MB a run, below the kernel's dirty-page throttling, and each run
   // starts after sync() with no writeback pending; best of three runs each
@@ -332,8 +346,9 @@ void AppendSection(const std::string& dir, bool quick) {
   }
   std::filesystem::remove_all(dir + "/append-0");
   std::filesystem::remove(dir + "/raw");
-  std::printf("  aims: 1 KiB appends >= 80%% of raw write; 100 B >= 5,000,000 records/s;\n"
-              "        no per-record heap allocation (well under 1 per record)\n\n");
+  std::printf(
+      "  aims: 1 KiB appends >= 80%% of raw write; 100 B >= 5,000,000 records/s;\n"
+      "        no per-record heap allocation (well under 1 per record)\n\n");
 }
 
 void ReadSection(const std::string& dir, bool quick) {
@@ -344,7 +359,8 @@ void ReadSection(const std::string& dir, bool quick) {
   const double gbs = ReadAll(*log, bytes, reads);
   const uint64_t mallocs = g_mallocs.load();
   ReadAll(*log, bytes, reads);
-  const double allocs_per_read = static_cast<double>(g_mallocs.load() - mallocs) / static_cast<double>(reads);
+  const double allocs_per_read =
+      static_cast<double>(g_mallocs.load() - mallocs) / static_cast<double>(reads);
   Check(log->Close(), "Close");
   log.reset();
   RawWrite(dir + "/raw", 1 << 20, bytes >> 20, false);
@@ -352,8 +368,9 @@ void ReadSection(const std::string& dir, bool quick) {
   RawRead(dir + "/raw", raw_bytes);  // warm
   const double raw_gbs = RawRead(dir + "/raw", raw_bytes);
   std::printf("read: sequential, page cache hot, 1 MiB per call\n");
-  std::printf("  Log::Read (copy_bytes)  %6.2f GB/s over %lld MB in %lld reads (%.1f allocations a read)\n",
-              gbs, static_cast<long long>(bytes / 1000000), static_cast<long long>(reads), allocs_per_read);
+  std::printf(
+      "  Log::Read (copy_bytes)  %6.2f GB/s over %lld MB in %lld reads (%.1f allocations a read)\n",
+      gbs, static_cast<long long>(bytes / 1000000), static_cast<long long>(reads), allocs_per_read);
   std::printf("  raw read()              %6.2f GB/s   -> Log::Read at %.0f%% of raw\n", raw_gbs,
               100.0 * gbs / raw_gbs);
   std::printf("  aim: > 2 GB/s from the page cache\n\n");
@@ -377,15 +394,17 @@ void PartitionsSection(const std::string& dir, int partitions) {
   nofile.rlim_cur = nofile.rlim_max;
   setrlimit(RLIMIT_NOFILE, &nofile);
   const int wanted = partitions;
-  const int64_t fits = (static_cast<int64_t>(nofile.rlim_cur) - CountEntries("/proc/self/fd") - 64) / 3;
+  const int64_t fits =
+      (static_cast<int64_t>(nofile.rlim_cur) - CountEntries("/proc/self/fd") - 64) / 3;
   if (fits < partitions) partitions = static_cast<int>(fits);
   std::printf("partitions: %d, 10 records of 100 B each (fd limit %llu)\n", partitions,
               static_cast<unsigned long long>(nofile.rlim_cur));
   if (partitions < wanted) {
-    std::printf("  NOTE: %d partitions need ~%d descriptors (3 a partition: .log, .index and\n"
-                "  .timeindex of the active segment) and the limit cannot be raised here; %d\n"
-                "  partitions are measured and the figures per partition scaled\n",
-                wanted, 3 * wanted, partitions);
+    std::printf(
+        "  NOTE: %d partitions need ~%d descriptors (3 a partition: .log, .index and\n"
+        "  .timeindex of the active segment) and the limit cannot be raised here; %d\n"
+        "  partitions are measured and the figures per partition scaled\n",
+        wanted, 3 * wanted, partitions);
   }
   malloc_trim(0);
   const int64_t rss0 = RssKib(), fds0 = CountEntries("/proc/self/fd"), maps0 = CountMappings();
@@ -413,11 +432,13 @@ void PartitionsSection(const std::string& dir, int partitions) {
     const double secs = Seconds(start);
     const int64_t rss = RssKib(), fds = CountEntries("/proc/self/fd"), maps = CountMappings();
     const double per = static_cast<double>(rss - rss0) / std::max(created, 1);
-    std::printf("  created %d in %.1f s: RSS +%lld KiB (%.1f KiB a partition, %.0f MiB for %d),\n"
-                "    %lld fds, %lld mappings\n",
-                created, secs, static_cast<long long>(rss - rss0), per, per * wanted / 1024, wanted,
-                static_cast<long long>(fds - fds0), static_cast<long long>(maps - maps0));
-    if (!failed.ok()) std::printf("  FAILED at partition %d: %s\n", created, failed.ToString().c_str());
+    std::printf(
+        "  created %d in %.1f s: RSS +%lld KiB (%.1f KiB a partition, %.0f MiB for %d),\n"
+        "    %lld fds, %lld mappings\n",
+        created, secs, static_cast<long long>(rss - rss0), per, per * wanted / 1024, wanted,
+        static_cast<long long>(fds - fds0), static_cast<long long>(maps - maps0));
+    if (!failed.ok())
+      std::printf("  FAILED at partition %d: %s\n", created, failed.ToString().c_str());
     Check((*mgr)->Close(), "LogManager::Close");
   }
   malloc_trim(0);
@@ -431,10 +452,13 @@ void PartitionsSection(const std::string& dir, int partitions) {
     } else {
       const double secs = Seconds(start);
       const int64_t rss = RssKib(), fds = CountEntries("/proc/self/fd"), maps = CountMappings();
-      std::printf("  reopened %zu in %.1f s: RSS +%lld KiB (%.1f KiB a partition), %lld fds, %lld mappings\n",
-                  (*mgr)->ListLogs().size(), secs, static_cast<long long>(rss - rss1),
-                  static_cast<double>(rss - rss1) / static_cast<double>(std::max<size_t>((*mgr)->ListLogs().size(), 1)),
-                  static_cast<long long>(fds - fds0), static_cast<long long>(maps - maps0));
+      std::printf(
+          "  reopened %zu in %.1f s: RSS +%lld KiB (%.1f KiB a partition), %lld fds, %lld "
+          "mappings\n",
+          (*mgr)->ListLogs().size(), secs, static_cast<long long>(rss - rss1),
+          static_cast<double>(rss - rss1) /
+              static_cast<double>(std::max<size_t>((*mgr)->ListLogs().size(), 1)),
+          static_cast<long long>(fds - fds0), static_cast<long long>(maps - maps0));
       Check((*mgr)->Close(), "LogManager::Close");
     }
   }

@@ -89,8 +89,8 @@ Child Spawn(const std::string& runnel, const std::string& dir) {
 // Feeds lines from `next_line` on until `deadline`, collecting the offsets
 // the child prints; then kills it and reads what it printed before dying.
 // Returns the acknowledged offsets in order.
-std::vector<int64_t> FeedAndKill(Child& c, int round, int64_t& next_line, Clock::time_point deadline,
-                                 std::mt19937_64& rng) {
+std::vector<int64_t> FeedAndKill(Child& c, int round, int64_t& next_line,
+                                 Clock::time_point deadline, std::mt19937_64& rng) {
   std::vector<int64_t> acked;
   std::string pending, out_buf;
   auto drain = [&](bool until_eof) {
@@ -166,7 +166,8 @@ std::string Verify(const std::string& dir, int round, int64_t sent, int64_t acke
     return absl::StrCat("log ends at offset ", end, " but offsets up to ", acked_end - 1,
                         " were acknowledged as durable");
   }
-  if (end > sent) return absl::StrCat("log ends at offset ", end, " but only ", sent, " lines were sent");
+  if (end > sent)
+    return absl::StrCat("log ends at offset ", end, " but only ", sent, " lines were sent");
   int64_t next = 0;
   while (next < end) {
     absl::StatusOr<runnel::storage::ReadResult> r = log->Read(next);
@@ -176,16 +177,18 @@ std::string Verify(const std::string& dir, int round, int64_t sent, int64_t acke
       while (reader.NextRecord()) {
         const runnel::protocol::Record& rec = reader.record();
         if (rec.offset < next) continue;
-        if (rec.offset != next) return absl::StrCat("offset ", next, " missing (next is ", rec.offset, ")");
+        if (rec.offset != next)
+          return absl::StrCat("offset ", next, " missing (next is ", rec.offset, ")");
         if (rec.key.str() != Key(round, next) || rec.value.str() != Value(round, next)) {
-          return absl::StrCat("offset ", next, " holds '", std::string(rec.key.str()), "'/'", std::string(rec.value.str()),
-                              "', expected '", Key(round, next), "'");
+          return absl::StrCat("offset ", next, " holds '", std::string(rec.key.str()), "'/'",
+                              std::string(rec.value.str()), "', expected '", Key(round, next), "'");
         }
         ++next;
       }
     }
     if (!reader.status().ok()) return absl::StrCat("decoding: ", reader.status().ToString());
-    if (r->bytes.empty()) return absl::StrCat("read at ", next, " returned nothing below the end ", end);
+    if (r->bytes.empty())
+      return absl::StrCat("read at ", next, " returned nothing below the end ", end);
   }
   if (absl::Status s = (*mgr)->Close(); !s.ok()) return absl::StrCat("close: ", s.ToString());
   return "";
@@ -262,11 +265,12 @@ int main(int argc, char** argv) {
     ++done;
   }
   std::filesystem::remove_all(root);
-  std::printf("ok: %lld kills; %lld records acknowledged, all present after reopen; "
-              "%lld kills before any acknowledgement; %lld unacknowledged records survived "
-              "(in the page cache, at their right offsets)\n",
-              static_cast<long long>(done), static_cast<long long>(total_acked),
-              static_cast<long long>(kills_before_ack), static_cast<long long>(unacked_survivors));
+  std::printf(
+      "ok: %lld kills; %lld records acknowledged, all present after reopen; "
+      "%lld kills before any acknowledgement; %lld unacknowledged records survived "
+      "(in the page cache, at their right offsets)\n",
+      static_cast<long long>(done), static_cast<long long>(total_acked),
+      static_cast<long long>(kills_before_ack), static_cast<long long>(unacked_survivors));
   if (done < 20) {
     std::fprintf(stderr, "FAIL: only %lld kills ran within the budget; too few to mean anything\n",
                  static_cast<long long>(done));

@@ -31,13 +31,13 @@ constexpr int kSkip = 77;
 
 int failures = 0;
 
-#define EXPECT(cond, ...)                                                         \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
-      std::fprintf(stderr, "FAIL %s:%d: %s: %s\n", __FILE__, __LINE__, #cond,     \
-                   absl::StrCat(__VA_ARGS__).c_str());                             \
-      ++failures;                                                                 \
-    }                                                                             \
+#define EXPECT(cond, ...)                                                     \
+  do {                                                                        \
+    if (!(cond)) {                                                            \
+      std::fprintf(stderr, "FAIL %s:%d: %s: %s\n", __FILE__, __LINE__, #cond, \
+                   absl::StrCat(__VA_ARGS__).c_str());                        \
+      ++failures;                                                             \
+    }                                                                         \
   } while (false)
 
 struct Mount {
@@ -71,7 +71,8 @@ absl::Status FillUntilFull(Log& log, std::vector<std::string>& acked) {
     const int count = 1 + batch % 37;
     std::vector<std::string> values;
     std::vector<Record> records;
-    for (int i = 0; i < count; ++i) values.push_back(ValueFor(static_cast<int64_t>(acked.size()) + i));
+    for (int i = 0; i < count; ++i)
+      values.push_back(ValueFor(static_cast<int64_t>(acked.size()) + i));
     for (const std::string& v : values) records.push_back({.key = "k", .value = v});
     absl::StatusOr<runnel::storage::AppendResult> r = log.AppendRecords(records);
     if (!r.ok()) return r.status();
@@ -88,7 +89,8 @@ void ExpectContents(const Log& log, const std::vector<std::string>& acked, const
          " acknowledged");
   for (size_t i = 0; i < std::min(seen.size(), acked.size()); ++i) {
     if (seen[i].offset != static_cast<int64_t>(i) || seen[i].value != acked[i]) {
-      EXPECT(false, when, ": offset ", seen[i].offset, " at position ", i, " has the wrong content");
+      EXPECT(false, when, ": offset ", seen[i].offset, " at position ", i,
+             " has the wrong content");
       break;
     }
   }
@@ -143,7 +145,8 @@ int main() {
     for (int count : {20, 8, 3, 1, 1}) {
       std::vector<std::string> values;
       std::vector<Record> records;
-      for (int i = 0; i < count; ++i) values.push_back(ValueFor(static_cast<int64_t>(acked.size()) + i));
+      for (int i = 0; i < count; ++i)
+        values.push_back(ValueFor(static_cast<int64_t>(acked.size()) + i));
       for (const std::string& v : values) records.push_back({.key = "k", .value = v});
       absl::StatusOr<runnel::storage::AppendResult> again = (*log)->AppendRecords(records);
       EXPECT(again.ok() || absl::IsResourceExhausted(again.status()), again.status().ToString());
@@ -181,8 +184,8 @@ int main() {
     }
     const runnel::storage::RecoveryReport& report = (*log)->recovery_report();
     for (const runnel::storage::RecoveryTruncation& t : report.truncations) {
-      EXPECT(false, "recovery cut ", t.bytes_dropped, " bytes of ", t.file, " at byte ",
-             t.position, ": ", t.reason, " (a partial batch was left on disk)");
+      EXPECT(false, "recovery cut ", t.bytes_dropped, " bytes of ", t.file, " at byte ", t.position,
+             ": ", t.reason, " (a partial batch was left on disk)");
     }
     ExpectContents(**log, acked, "after reopen");
 

@@ -15,8 +15,8 @@ FlagSet::FlagSet(std::string command, std::string description)
 void FlagSet::AddString(std::string name, std::string value_name, std::string help, bool required,
                         std::optional<std::string> default_value) {
   order_.push_back(name);
-  flags_[std::move(name)] = {Kind::kString, std::move(value_name), std::move(help), required,
-                             std::move(default_value), std::nullopt};
+  flags_[std::move(name)] = {Kind::kString, std::move(value_name),    std::move(help),
+                             required,      std::move(default_value), std::nullopt};
 }
 
 void FlagSet::AddInt(std::string name, std::string value_name, std::string help, bool required,
@@ -81,8 +81,8 @@ absl::Status FlagSet::Parse(std::span<const std::string> args) {
     }
     if (!inline_value.has_value()) {
       if (i + 1 >= args.size()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--", name, " needs ", flag.kind == Kind::kInt ? "a number" : "a value"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", name, " needs ", flag.kind == Kind::kInt ? "a number" : "a value"));
       }
       inline_value = args[++i];
     }

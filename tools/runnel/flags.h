@@ -33,8 +33,8 @@ class FlagSet {
  public:
   FlagSet(std::string command, std::string description);
 
-  void AddString(std::string name, std::string value_name, std::string help,
-                 bool required = false, std::optional<std::string> default_value = std::nullopt);
+  void AddString(std::string name, std::string value_name, std::string help, bool required = false,
+                 std::optional<std::string> default_value = std::nullopt);
   void AddInt(std::string name, std::string value_name, std::string help, bool required = false,
               std::optional<int64_t> default_value = std::nullopt);
   void AddBool(std::string name, std::string help);

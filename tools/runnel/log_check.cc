@@ -77,9 +77,9 @@ class Checker {
   }
 
   int Report() const {
-    std::string summary = absl::StrCat(
-        "checked ", partitions_, " partitions, ", segments_, " segments, ", batches_,
-        " batches, ", records_, " records (", bytes_, " bytes): ");
+    std::string summary =
+        absl::StrCat("checked ", partitions_, " partitions, ", segments_, " segments, ", batches_,
+                     " batches, ", records_, " records (", bytes_, " bytes): ");
     if (problems_ == 0) {
       std::printf("%sno problems\n", summary.c_str());
       return kExitOk;
@@ -163,15 +163,15 @@ class Checker {
         continue;
       }
       if (h.base_offset < expected) {
-        Problem(seg.log_path, b->position,
-                absl::StrCat("batch offsets ", h.base_offset, "..", last,
-                             " do not follow the previous ones (expected ", expected,
-                             " or above)"));
+        Problem(
+            seg.log_path, b->position,
+            absl::StrCat("batch offsets ", h.base_offset, "..", last,
+                         " do not follow the previous ones (expected ", expected, " or above)"));
       }
       if (last - seg.base_offset > INT32_MAX) {
         Problem(seg.log_path, b->position,
-                absl::StrCat("offset ", last, " too far above the segment base ",
-                             seg.base_offset, " for the index"));
+                absl::StrCat("offset ", last, " too far above the segment base ", seg.base_offset,
+                             " for the index"));
       }
       CheckRecords(seg.log_path, *b, h.base_offset, last);
       good.push_back({b->position, h.base_offset, last, h.max_timestamp});
@@ -182,19 +182,22 @@ class Checker {
     }
     if (!good.empty()) next_offset = good.back().last_offset + 1;
     if (verbose_) {
-      std::printf("%s: %zu batches, offsets %lld..%lld, %lld bytes\n", seg.log_path.c_str(),
-                  good.size(), static_cast<long long>(good.empty() ? seg.base_offset : good.front().base_offset),
-                  static_cast<long long>(good.empty() ? seg.base_offset - 1 : good.back().last_offset),
-                  static_cast<long long>(size));
+      std::printf(
+          "%s: %zu batches, offsets %lld..%lld, %lld bytes\n", seg.log_path.c_str(), good.size(),
+          static_cast<long long>(good.empty() ? seg.base_offset : good.front().base_offset),
+          static_cast<long long>(good.empty() ? seg.base_offset - 1 : good.back().last_offset),
+          static_cast<long long>(size));
     }
     CheckOffsetIndex(seg, good, walker.position());
     CheckTimeIndex(seg, good);
   }
 
   void CheckRecords(const std::string& path, const ScannedBatch& b, int64_t base, int64_t last) {
-    protocol::RecordBatchReader reader(b.bytes, {.base_position = static_cast<uint64_t>(b.position)});
+    protocol::RecordBatchReader reader(b.bytes,
+                                       {.base_position = static_cast<uint64_t>(b.position)});
     if (!reader.NextBatch()) {
-      Problem(path, b.position, reader.status().ok() ? "batch not readable" : reader.status().message());
+      Problem(path, b.position,
+              reader.status().ok() ? "batch not readable" : reader.status().message());
       return;
     }
     int32_t count = 0;
@@ -214,15 +217,14 @@ class Checker {
     if (!reader.status().ok()) {
       Problem(path, b.position, reader.status().message());
     } else if (count != b.header.record_count) {
-      Problem(path, b.position, absl::StrCat("recordCount ", b.header.record_count, " but ",
-                                             count, " records"));
+      Problem(path, b.position,
+              absl::StrCat("recordCount ", b.header.record_count, " but ", count, " records"));
     }
   }
 
   // Reads fixed-size entries, stopping at a zero-filled (preallocated) tail.
   // Returns nullopt, after reporting, when the file is missing.
-  std::optional<MappedFile> OpenIndex(const std::string& path, size_t entry_size,
-                                      size_t& entries) {
+  std::optional<MappedFile> OpenIndex(const std::string& path, size_t entry_size, size_t& entries) {
     absl::StatusOr<MappedFile> file = MappedFile::Open(path);
     if (!file.ok()) {
       Problem(path, 0, file.status().message());
@@ -312,9 +314,9 @@ class Checker {
                 absl::StrCat("entry names offset ", offset, ", past the segment's last offset ",
                              last_offset));
       } else if (ts > max_ts) {
-        Problem(seg.time_index_path, at,
-                absl::StrCat("entry timestamp ", ts, " is above every batch's (newest ", max_ts,
-                             ")"));
+        Problem(
+            seg.time_index_path, at,
+            absl::StrCat("entry timestamp ", ts, " is above every batch's (newest ", max_ts, ")"));
       }
     }
   }
@@ -332,9 +334,10 @@ class Checker {
       auto it = end_offsets_.find(tp.DirName());
       // A partition deleted since the checkpoint is not a problem.
       if (it != end_offsets_.end() && offset > it->second) {
-        Problem(path, 0, absl::StrCat(what, " ", offset, " of ", tp.DirName(),
-                                      " is past the log end offset ", it->second,
-                                      ": checkpointed data is missing"));
+        Problem(
+            path, 0,
+            absl::StrCat(what, " ", offset, " of ", tp.DirName(), " is past the log end offset ",
+                         it->second, ": checkpointed data is missing"));
       }
     }
   }

@@ -137,12 +137,14 @@ int RunLogAppend(std::span<const std::string> args) {
   flags.AddString("topic", "TOPIC", "the topic", /*required=*/true);
   flags.AddInt("partition", "N", "the partition", /*required=*/true);
   flags.AddBool("sync", "fsync each batch before printing its offsets");
-  flags.AddInt("segment-bytes", "BYTES", "segment.bytes for the partition (default: Kafka's 1 GiB)");
+  flags.AddInt("segment-bytes", "BYTES",
+               "segment.bytes for the partition (default: Kafka's 1 GiB)");
   if (absl::Status s = flags.Parse(args); !s.ok()) return ReportParseResult(flags, s);
   const int64_t partition = flags.GetInt("partition");
   if (partition < 0 || partition > INT32_MAX) {
-    return ReportParseResult(flags, absl::InvalidArgumentError(absl::StrCat(
-                                        "--partition must be 0..", INT32_MAX, ", got ", partition)));
+    return ReportParseResult(
+        flags, absl::InvalidArgumentError(
+                   absl::StrCat("--partition must be 0..", INT32_MAX, ", got ", partition)));
   }
   const bool sync = flags.GetBool("sync");
   std::optional<storage::LogOptions> options;
@@ -154,8 +156,8 @@ int RunLogAppend(std::span<const std::string> args) {
 
   // The manager, not a bare Log, so the data directory's recovery-point
   // checkpoint is kept and the next open re-validates only unflushed data.
-  absl::StatusOr<std::unique_ptr<storage::LogManager>> mgr = storage::LogManager::Open(
-      {.data_dir = flags.GetString("dir"), .background_thread = false});
+  absl::StatusOr<std::unique_ptr<storage::LogManager>> mgr =
+      storage::LogManager::Open({.data_dir = flags.GetString("dir"), .background_thread = false});
   if (!mgr.ok()) return Fail(mgr.status());
   absl::StatusOr<std::shared_ptr<storage::Log>> log =
       (*mgr)->GetOrCreateLog({flags.GetString("topic"), static_cast<int32_t>(partition)}, options);

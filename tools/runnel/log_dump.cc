@@ -47,7 +47,8 @@ std::string FormatRecord(const protocol::Record& r, int16_t attributes, bool ver
     absl::StrAppend(&line, " headers: ");
     bool first = true;
     for (const protocol::RecordHeader& h : r.headers) {
-      absl::StrAppend(&line, first ? "" : ",", EscapeBytes({reinterpret_cast<const uint8_t*>(h.key.data()), h.key.size()}),
+      absl::StrAppend(&line, first ? "" : ",",
+                      EscapeBytes({reinterpret_cast<const uint8_t*>(h.key.data()), h.key.size()}),
                       "=", h.value.is_null() ? "null" : EscapeBytes(h.value.span()));
       first = false;
     }
@@ -60,12 +61,12 @@ std::string FormatBatch(const ScannedBatch& b) {
   const rb::BatchHeader& h = b.header;
   const auto codec = static_cast<protocol::CompressionType>(h.attributes & rb::kCompressionMask);
   return absl::StrCat(
-      "baseOffset: ", h.base_offset, " lastOffset: ",
-      h.base_offset + static_cast<int64_t>(h.last_offset_delta), " count: ", h.record_count,
-      " position: ", b.position, " size: ", b.bytes.size(), " ", TimestampTypeName(h.attributes),
-      ": ", h.max_timestamp, " partitionLeaderEpoch: ", h.partition_leader_epoch,
-      " producerId: ", h.producer_id, " producerEpoch: ", h.producer_epoch,
-      " baseSequence: ", h.base_sequence,
+      "baseOffset: ", h.base_offset,
+      " lastOffset: ", h.base_offset + static_cast<int64_t>(h.last_offset_delta),
+      " count: ", h.record_count, " position: ", b.position, " size: ", b.bytes.size(), " ",
+      TimestampTypeName(h.attributes), ": ", h.max_timestamp,
+      " partitionLeaderEpoch: ", h.partition_leader_epoch, " producerId: ", h.producer_id,
+      " producerEpoch: ", h.producer_epoch, " baseSequence: ", h.base_sequence,
       " isTransactional: ", (h.attributes & rb::kTransactionalBit) ? "true" : "false",
       " isControl: ", (h.attributes & rb::kControlBit) ? "true" : "false",
       " compresscodec: ", std::string(protocol::CompressionTypeName(codec)), " crc: ", h.crc,
@@ -84,8 +85,9 @@ int RunLogDump(std::span<const std::string> args) {
   if (absl::Status s = flags.Parse(args); !s.ok()) return ReportParseResult(flags, s);
   const int64_t from = flags.GetInt("from");
   const bool verbose = flags.GetBool("verbose");
-  const std::string dir = storage::JoinPath(
-      flags.GetString("dir"), absl::StrCat(flags.GetString("topic"), "-", flags.GetInt("partition")));
+  const std::string dir =
+      storage::JoinPath(flags.GetString("dir"),
+                        absl::StrCat(flags.GetString("topic"), "-", flags.GetInt("partition")));
   if (!storage::IsDirectory(dir)) {
     std::fprintf(stderr, "runnel log dump: no partition directory %s\n", dir.c_str());
     return kExitFailure;
@@ -99,7 +101,8 @@ int RunLogDump(std::span<const std::string> args) {
   int exit_code = kExitOk;
   auto problem = [&](const std::string& path, const absl::Status& s) {
     std::fflush(stdout);
-    std::fprintf(stderr, "runnel log dump: %s: %s\n", path.c_str(), std::string(s.message()).c_str());
+    std::fprintf(stderr, "runnel log dump: %s: %s\n", path.c_str(),
+                 std::string(s.message()).c_str());
     exit_code = kExitFailure;
   };
   std::string out;
@@ -126,7 +129,8 @@ int RunLogDump(std::span<const std::string> args) {
         problem(seg.log_path, b->valid);
         continue;
       }
-      protocol::RecordBatchReader reader(b->bytes, {.base_position = static_cast<uint64_t>(b->position)});
+      protocol::RecordBatchReader reader(b->bytes,
+                                         {.base_position = static_cast<uint64_t>(b->position)});
       if (reader.NextBatch()) {
         while (reader.NextRecord()) {
           if (reader.record().offset >= from) {

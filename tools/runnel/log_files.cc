@@ -33,8 +33,9 @@ absl::StatusOr<std::vector<SegmentFiles>> ListSegments(const std::string& partit
          JoinPath(partition_dir, storage::SegmentFileName(*base, storage::kIndexFileSuffix)),
          JoinPath(partition_dir, storage::SegmentFileName(*base, storage::kTimeIndexFileSuffix))});
   }
-  std::sort(segments.begin(), segments.end(),
-            [](const SegmentFiles& a, const SegmentFiles& b) { return a.base_offset < b.base_offset; });
+  std::sort(segments.begin(), segments.end(), [](const SegmentFiles& a, const SegmentFiles& b) {
+    return a.base_offset < b.base_offset;
+  });
   return segments;
 }
 
@@ -91,11 +92,11 @@ std::optional<ScannedBatch> BatchWalker::Next() {
     return std::nullopt;
   }
   if (frame->size == 0 || !frame->complete || rest.size() < rb::kHeaderSize) {
-    error_ = absl::DataLossError(absl::StrCat(
-        "batch at byte ", pos_, " runs past the end of the file (",
-        frame->size == 0 ? std::string("header cut short")
-                         : absl::StrCat(frame->size, " bytes, ", rest.size(), " left"),
-        "): a torn write"));
+    error_ = absl::DataLossError(
+        absl::StrCat("batch at byte ", pos_, " runs past the end of the file (",
+                     frame->size == 0 ? std::string("header cut short")
+                                      : absl::StrCat(frame->size, " bytes, ", rest.size(), " left"),
+                     "): a torn write"));
     return std::nullopt;
   }
   ScannedBatch b;
