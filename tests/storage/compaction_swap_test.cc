@@ -23,6 +23,7 @@ namespace fs = std::filesystem;
 using testing::FakeClock;
 using testing::KV;
 using testing::Model;
+using testing::OpenLog;
 using testing::ReadRecords;
 using testing::Rec;
 using testing::TempDir;
@@ -36,14 +37,6 @@ LogOptions Compacted() {
   o.index_interval_bytes = 256;
   o.file_delete_delay_ms = 0;
   return o;
-}
-
-std::unique_ptr<LogImpl> OpenLog(const std::string& dir, const LogOptions& o, const Clock* clock) {
-  absl::StatusOr<std::unique_ptr<LogImpl>> log =
-      LogImpl::OpenImpl({.dir = dir, .log = o, .clock = clock});
-  INFO(log.status().ToString());
-  REQUIRE(log.ok());
-  return *std::move(log);
 }
 
 void CopyFile(const std::string& from, const std::string& to) {

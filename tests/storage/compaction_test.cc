@@ -1,6 +1,6 @@
 // Log compaction against a reference model: the latest record per key,
 // offsets preserved, tombstones after delete.retention.ms, compaction lags,
-// partial passes under a small memory budget, and producer state.
+// partial passes under a small memory budget, log selection, truncation.
 #include <catch2/catch.hpp>
 
 #include <array>
@@ -21,34 +21,12 @@ using testing::FakeClock;
 using testing::KV;
 using testing::Model;
 using testing::ReadRecords;
+using testing::Compacted;
+using testing::kRetention;
+using testing::kTp;
+using testing::MustClean;
+using testing::OpenLog;
 using testing::TempDir;
-
-constexpr int64_t kRetention = 60'000;  // delete.retention.ms in these tests
-const TopicPartition kTp{"t", 0};
-
-LogOptions Compacted() {
-  LogOptions o;
-  o.cleanup_policy = CleanupPolicy::kCompact;
-  o.segment_bytes = 4096;
-  o.index_interval_bytes = 256;
-  o.delete_retention_ms = kRetention;
-  o.file_delete_delay_ms = 0;
-  return o;
-}
-
-std::unique_ptr<LogImpl> OpenLog(const std::string& dir, const LogOptions& o, const Clock* clock) {
-  absl::StatusOr<std::unique_ptr<LogImpl>> log =
-      LogImpl::OpenImpl({.dir = dir, .log = o, .clock = clock});
-  REQUIRE(log.ok());
-  return *std::move(log);
-}
-
-CleanStats MustClean(LogCleaner& cleaner, LogImpl& log) {
-  absl::StatusOr<CleanStats> stats = cleaner.Clean(kTp, log);
-  INFO(stats.status().ToString());
-  REQUIRE(stats.ok());
-  return *stats;
-}
 
 // Appends `batches` random batches: keys from `keys`, ~10% tombstones, a few
 // keyless records, random codecs; the clock moves 1 s a batch.
@@ -270,112 +248,6 @@ TEST_CASE("the cleaner picks the dirtiest log, or one past max.compaction.lag.ms
   CHECK(ReadRecords(*sa).size() == 20);
 }
 
-TEST_CASE("the last batch of each producer survives compaction, empty if need be",
-          "[compaction]") {
-  TempDir dir;
-  FakeClock clock;
-  std::unique_ptr<LogImpl> log = OpenLog(dir.path(), Compacted(), &clock);
-  LogCleaner cleaner({.clock = &clock});
-  Model model;
-  // Producer 7 writes three batches, sequences 0-1, 2-4, 5-6; every key is
-  // overwritten later by a non-idempotent writer.
-  model.Append(*log, {{"a", "1"}, {"b", "1"}}, clock.NowMs(),
-               {.producer_id = 7, .producer_epoch = 3, .base_sequence = 0});
-  model.Append(*log, {{"c", "1"}, {"d", "1"}, {"e", "1"}}, clock.NowMs(),
-               {.compression = CompressionType::kZstd, .producer_id = 7, .producer_epoch = 3,
-                .base_sequence = 2});
-  model.Append(*log, {{"f", "1"}, {"g", "1"}}, clock.NowMs(),
-               {.producer_id = 7, .producer_epoch = 3, .base_sequence = 5});
-  // Producer 8's last batch loses only its first record.
-  model.Append(*log, {{"h", "1"}, {"i", "1"}, {"j", "1"}}, clock.NowMs(),
-               {.compression = CompressionType::kLz4, .producer_id = 8, .producer_epoch = 0,
-                .base_sequence = 40});
-  model.Append(*log, {{"a", "2"}, {"b", "2"}, {"c", "2"}, {"d", "2"}, {"e", "2"}, {"f", "2"},
-                      {"g", "2"}, {"h", "2"}},
-               clock.NowMs());
-  REQUIRE(log->Roll().ok());
-  CleanStats stats = MustClean(cleaner, *log);
-  CHECK(stats.empty_batches_kept >= 1);
-
-  std::vector<protocol::RecordBatchHeader> batches;
-  std::vector<testing::Rec> seen = ReadRecords(*log, &batches);
-  REQUIRE(batches.size() == 3);
-  // Producer 7: only its last batch, empty, with its offsets and sequence.
-  CHECK(batches[0].producer_id == 7);
-  CHECK(batches[0].producer_epoch == 3);
-  CHECK(batches[0].base_sequence == 5);
-  CHECK(batches[0].base_offset == 5);
-  CHECK(batches[0].last_offset() == 6);
-  CHECK(batches[0].record_count == 0);
-  // Producer 8: rebuilt with its codec, offsets, sequence and last offset.
-  CHECK(batches[1].producer_id == 8);
-  CHECK(batches[1].base_sequence == 40);
-  CHECK(batches[1].compression() == CompressionType::kLz4);
-  CHECK(batches[1].base_offset == 7);
-  CHECK(batches[1].last_offset() == 9);
-  CHECK(batches[1].record_count == 2);
-  CHECK(batches[2].producer_id == -1);
-  REQUIRE(seen.size() == 10);
-  CHECK(seen[0].offset == 8);
-  CHECK(seen[1].offset == 9);
-  CHECK(seen[2].offset == 10);
-  CheckFullyCompacted(model, seen);
-  CHECK(log->log_end_offset() == 18);
-}
-
-TEST_CASE("transactional batches are neither compacted nor used to compact", "[compaction]") {
-  TempDir dir;
-  FakeClock clock;
-  std::unique_ptr<LogImpl> log = OpenLog(dir.path(), Compacted(), &clock);
-  LogCleaner cleaner({.clock = &clock});
-  Model model;
-  const BatchSpec txn{.producer_id = 9, .producer_epoch = 0, .base_sequence = 0,
-                      .transactional = true};
-  model.Append(*log, {{"k", "committed"}}, clock.NowMs());                  // 0
-  model.Append(*log, {{"k", "aborted"}, {"k", "aborted too"}}, clock.NowMs(), txn);  // 1-2
-  const std::array<uint8_t, 4> key = protocol::EncodeControlRecordKey(
-      protocol::ControlRecordType::kAbort);
-  const std::array<uint8_t, 6> value = protocol::EncodeEndTxnMarkerValue(5);
-  BatchSpec marker = txn;
-  marker.base_sequence = -1;
-  marker.control = true;
-  model.Append(*log,
-               {{std::string(key.begin(), key.end()), std::string(value.begin(), value.end())}},
-               clock.NowMs(), marker);  // 3
-  model.Append(*log, {{"j", "1"}, {"j", "2"}}, clock.NowMs());  // 4-5
-  REQUIRE(log->Roll().ok());
-  MustClean(cleaner, *log);
-
-  std::vector<protocol::RecordBatchHeader> batches;
-  std::vector<testing::Rec> seen = ReadRecords(*log, &batches);
-  // A read_committed consumer skips the aborted pair and must still find
-  // "committed": the aborted records did not supersede it.
-  REQUIRE(seen.size() == 5);
-  CHECK(seen[0].value == "committed");
-  CHECK(seen[1].offset == 1);
-  CHECK(seen[2].offset == 2);
-  CHECK(seen[3].offset == 3);  // the abort marker
-  CHECK(seen[4].value == "2");
-  REQUIRE(batches.size() == 4);
-  CHECK(batches[1].is_transactional());
-  CHECK(batches[1].record_count == 2);
-  CHECK(batches[2].is_control());
-
-  // A tombstone of "k" supersedes "committed" but, with transactional "k"
-  // records left behind it, must outlive delete.retention.ms.
-  model.Append(*log, {{"k", std::nullopt}}, clock.NowMs());  // 6
-  REQUIRE(log->Roll().ok());
-  clock.Advance(kRetention + 1);
-  CleanStats stats = MustClean(cleaner, *log);
-  CHECK(stats.tombstones_dropped == 0);
-  seen = ReadRecords(*log);
-  REQUIRE(seen.size() == 5);
-  CHECK(seen[0].offset == 1);
-  CHECK(seen[3].value == "2");
-  CHECK(seen[4].offset == 6);
-  CHECK_FALSE(seen[4].value.has_value());
-}
-
 TEST_CASE("a log truncated below the cleaner checkpoint is deduplicated again",
           "[compaction]") {
   TempDir dir;
@@ -405,29 +277,6 @@ TEST_CASE("a log truncated below the cleaner checkpoint is deduplicated again",
   REQUIRE(seen.size() == 4);
   CHECK(seen[2].value == "11");
   CHECK_FALSE(seen[3].value.has_value());
-}
-
-TEST_CASE("rebuilt LogAppendTime batches keep their timestamp type and time", "[compaction]") {
-  TempDir dir;
-  FakeClock clock;
-  LogOptions o = Compacted();
-  o.message_timestamp_type = TimestampType::kLogAppendTime;
-  std::unique_ptr<LogImpl> log = OpenLog(dir.path(), o, &clock);
-  LogCleaner cleaner({.clock = &clock});
-  Model model;
-  model.Append(*log, {{"a", "1"}, {"b", "1"}, {"a", "2"}}, 5);  // stamped with the clock
-  REQUIRE(log->Roll().ok());
-  MustClean(cleaner, *log);
-  std::vector<protocol::RecordBatchHeader> batches;
-  std::vector<testing::Rec> seen = ReadRecords(*log, &batches);
-  REQUIRE(batches.size() == 1);
-  CHECK(batches[0].timestamp_type() == protocol::TimestampType::kLogAppendTime);
-  CHECK(batches[0].max_timestamp == clock.NowMs());
-  CHECK(batches[0].last_offset() == 2);
-  REQUIRE(seen.size() == 2);
-  CHECK(seen[0].offset == 1);
-  CHECK(seen[0].timestamp == clock.NowMs());
-  CHECK(seen[1].value == "2");
 }
 
 TEST_CASE("an aborted pass leaves the log and no replacement files", "[compaction]") {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "runnel/protocol/record_batch.h"
+#include "storage/log_cleaner.h"
 #include "storage/log_impl.h"
 #include "test_util.h"
 
@@ -173,6 +174,37 @@ inline void CheckFullyCompacted(const Model& model, const std::vector<Rec>& seen
     REQUIRE(got.emplace(*r.key, *r.value).second);  // one record a key
   }
   REQUIRE(got == expected);
+}
+
+// The setup most compaction tests share: a compacted log with 4 KiB
+// segments and delete.retention.ms = kRetention.
+inline constexpr int64_t kRetention = 60'000;  // delete.retention.ms in these tests
+inline const TopicPartition kTp{"t", 0};
+
+inline LogOptions Compacted() {
+  LogOptions o;
+  o.cleanup_policy = CleanupPolicy::kCompact;
+  o.segment_bytes = 4096;
+  o.index_interval_bytes = 256;
+  o.delete_retention_ms = kRetention;
+  o.file_delete_delay_ms = 0;
+  return o;
+}
+
+inline std::unique_ptr<LogImpl> OpenLog(const std::string& dir, const LogOptions& o,
+                                        const Clock* clock) {
+  absl::StatusOr<std::unique_ptr<LogImpl>> log =
+      LogImpl::OpenImpl({.dir = dir, .log = o, .clock = clock});
+  INFO(log.status().ToString());
+  REQUIRE(log.ok());
+  return *std::move(log);
+}
+
+inline CleanStats MustClean(LogCleaner& cleaner, LogImpl& log) {
+  absl::StatusOr<CleanStats> stats = cleaner.Clean(kTp, log);
+  INFO(stats.status().ToString());
+  REQUIRE(stats.ok());
+  return *stats;
 }
 
 }  // namespace runnel::storage::testing
