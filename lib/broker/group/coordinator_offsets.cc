@@ -2,7 +2,7 @@
 // or, from v8, several), OffsetDelete, and offsets.retention expiry.
 #include <utility>
 
-#include "lib/broker/group/group_coordinator.h"
+#include "broker/group/group_coordinator.h"
 
 namespace runnel::broker::group {
 namespace {

@@ -1,10 +1,10 @@
-#include "lib/broker/group/group_coordinator.h"
+#include "broker/group/group_coordinator.h"
 
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
-#include "lib/broker/group/record_formats.h"
+#include "broker/group/record_formats.h"
 
 namespace runnel::broker::group {
 namespace {

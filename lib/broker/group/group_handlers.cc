@@ -1,4 +1,4 @@
-#include "lib/broker/group/group_handlers.h"
+#include "broker/group/group_handlers.h"
 
 #include <string>
 #include <utility>

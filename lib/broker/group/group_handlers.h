@@ -22,7 +22,7 @@
 #include <span>
 
 #include "absl/status/statusor.h"
-#include "lib/broker/group/group_coordinator.h"
+#include "broker/group/group_coordinator.h"
 #include "runnel/common/byte_buffer.h"
 
 namespace runnel::broker::group {

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <random>
 
-#include "lib/broker/group/group.h"
+#include "broker/group/group.h"
 
 namespace runnel::broker::group {
 namespace {

@@ -2,7 +2,7 @@
 // LeaveGroup, session expiry, and the group's own metadata record.
 #include <algorithm>
 
-#include "lib/broker/group/group.h"
+#include "broker/group/group.h"
 
 namespace runnel::broker::group {
 

@@ -1,7 +1,7 @@
 // A group's committed offsets, its deletion, description and reload.
 #include <set>
 
-#include "lib/broker/group/group.h"
+#include "broker/group/group.h"
 #include "runnel/protocol/wire.h"
 
 namespace runnel::broker::group {

@@ -1,8 +1,8 @@
-#include "lib/broker/group/group_registration.h"
+#include "broker/group/group_registration.h"
 
 #include <utility>
 
-#include "lib/broker/group/group_handlers.h"
+#include "broker/group/group_handlers.h"
 
 namespace runnel::broker::group {
 

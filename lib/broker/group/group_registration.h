@@ -15,8 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "broker/group/group_coordinator.h"
 #include "broker/router.h"
-#include "lib/broker/group/group_coordinator.h"
 
 namespace runnel::broker::group {
 

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "lib/broker/group/timer_service.h"
+#include "broker/group/timer_service.h"
 #include "runnel/protocol/messages/join_group.h"
 #include "runnel/protocol/messages/sync_group.h"
 

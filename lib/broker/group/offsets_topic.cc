@@ -1,4 +1,4 @@
-#include "lib/broker/group/offsets_topic.h"
+#include "broker/group/offsets_topic.h"
 
 #include <utility>
 

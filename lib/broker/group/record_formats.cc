@@ -1,4 +1,4 @@
-#include "lib/broker/group/record_formats.h"
+#include "broker/group/record_formats.h"
 
 #include <string_view>
 #include <utility>

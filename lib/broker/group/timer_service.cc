@@ -1,4 +1,4 @@
-#include "lib/broker/group/timer_service.h"
+#include "broker/group/timer_service.h"
 
 #include <algorithm>
 

@@ -1,5 +1,5 @@
 // Group requests as bytes in, response frames out.
-#include "lib/broker/group/group_handlers.h"
+#include "broker/group/group_handlers.h"
 
 #include <catch2/catch.hpp>
 

@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "lib/broker/group/group_coordinator.h"
-#include "lib/broker/group/timer_service.h"
+#include "broker/group/group_coordinator.h"
+#include "broker/group/timer_service.h"
 #include "runnel/log_manager.h"
 #include "runnel/protocol/wire.h"
 

@@ -2,7 +2,7 @@
 // FindCoordinator, and reloading everything from __consumer_offsets.
 #include <catch2/catch.hpp>
 
-#include "lib/broker/group/record_formats.h"
+#include "broker/group/record_formats.h"
 #include "runnel/protocol/record_batch.h"
 #include "tests/broker/group/group_test_util.h"
 

@@ -1,14 +1,14 @@
 // __consumer_offsets records against bytes written by hand from Kafka's
 // internal-topics definitions (OffsetCommitKey/Value, GroupMetadataKey/Value),
 // and the group -> partition mapping against Java's String.hashCode.
-#include "lib/broker/group/record_formats.h"
+#include "broker/group/record_formats.h"
 
 #include <catch2/catch.hpp>
 
 #include <string>
 #include <vector>
 
-#include "lib/broker/group/offsets_topic.h"
+#include "broker/group/offsets_topic.h"
 
 namespace runnel::broker::group {
 namespace {

@@ -1,5 +1,5 @@
 // The timers behind session expiry and rebalance deadlines.
-#include "lib/broker/group/timer_service.h"
+#include "broker/group/timer_service.h"
 
 #include <atomic>
 #include <catch2/catch.hpp>
