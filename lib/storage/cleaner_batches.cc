@@ -18,16 +18,17 @@ namespace rb = runnel::record_batch;
 void PatchRebuiltBatch(ByteBuffer& batch, const protocol::RecordBatchHeader& original) {
   uint8_t* h = batch.data();
   StoreBigEndian<int32_t>(h + rb::kLastOffsetDeltaOffset, original.last_offset_delta);
-  const int16_t attributes = static_cast<int16_t>(LoadBigEndian<int16_t>(h + rb::kAttributesOffset) |
-                                                  (original.attributes & rb::kDeleteHorizonBit));
+  const int16_t attributes =
+      static_cast<int16_t>(LoadBigEndian<int16_t>(h + rb::kAttributesOffset) |
+                           (original.attributes & rb::kDeleteHorizonBit));
   StoreBigEndian<int16_t>(h + rb::kAttributesOffset, attributes);
   StoreBigEndian<uint32_t>(h + rb::kCrcOffset, rb::ComputeBatchCrc(batch.span()));
 }
 
 }  // namespace
 
-SegmentBatchChunks::SegmentBatchChunks(std::shared_ptr<Segment> segment, int64_t start,
-                                       int64_t end, int64_t chunk_bytes)
+SegmentBatchChunks::SegmentBatchChunks(std::shared_ptr<Segment> segment, int64_t start, int64_t end,
+                                       int64_t chunk_bytes)
     : segment_(std::move(segment)), pos_(start), end_(end), chunk_bytes_(chunk_bytes) {}
 
 absl::StatusOr<std::span<const uint8_t>> SegmentBatchChunks::Next() {
@@ -36,8 +37,8 @@ absl::StatusOr<std::span<const uint8_t>> SegmentBatchChunks::Next() {
   if (pos_ >= end_) return std::span<const uint8_t>();
   int64_t want = std::min(chunk_bytes_, end_ - pos_);
   if (want < static_cast<int64_t>(rb::kHeaderSizeUpToMagic)) {
-    return absl::DataLossError(absl::StrCat(segment_->log_path(), ": ", want,
-                                            " stray bytes at byte ", pos_));
+    return absl::DataLossError(
+        absl::StrCat(segment_->log_path(), ": ", want, " stray bytes at byte ", pos_));
   }
   RUNNEL_RETURN_IF_ERROR(segment_->ReadBytes(pos_, want, buffer_));
   // Keep only whole batches; a first batch larger than the chunk is read
@@ -51,9 +52,8 @@ absl::StatusOr<std::span<const uint8_t>> SegmentBatchChunks::Next() {
       if (whole > 0) break;
       const int64_t size = static_cast<int64_t>(frame.size);
       if (size == 0 || pos_ + size > end_) {
-        return absl::DataLossError(absl::StrCat(segment_->log_path(),
-                                                ": batch at byte ", pos_, " runs past byte ",
-                                                end_));
+        return absl::DataLossError(
+            absl::StrCat(segment_->log_path(), ": batch at byte ", pos_, " runs past byte ", end_));
       }
       buffer_.Clear();
       RUNNEL_RETURN_IF_ERROR(segment_->ReadBytes(pos_, size, buffer_));

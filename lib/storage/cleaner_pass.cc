@@ -54,15 +54,14 @@ absl::Status CheckAbort(const CleanPassOptions& o) {
 
 // Calls fn(reader) for each batch of `seg`, the reader positioned on it.
 template <typename Fn>
-absl::Status ForEachBatch(const std::shared_ptr<Segment>& seg, const CleanPassOptions& o,
-                          Fn&& fn) {
+absl::Status ForEachBatch(const std::shared_ptr<Segment>& seg, const CleanPassOptions& o, Fn&& fn) {
   SegmentBatchChunks chunks(seg, 0, seg->size(), o.io_chunk_bytes);
   while (true) {
     RUNNEL_RETURN_IF_ERROR(CheckAbort(o));
     RUNNEL_ASSIGN_OR_RETURN(std::span<const uint8_t> chunk, chunks.Next());
     if (chunk.empty()) return absl::OkStatus();
-    protocol::RecordBatchReader reader(
-        chunk, {.base_position = static_cast<uint64_t>(chunks.position())});
+    protocol::RecordBatchReader reader(chunk,
+                                       {.base_position = static_cast<uint64_t>(chunks.position())});
     while (reader.NextBatch()) RUNNEL_RETURN_IF_ERROR(fn(reader));
     if (!reader.status().ok()) {
       return absl::DataLossError(absl::StrCat(seg->log_path(), ": ", reader.status().message()));
@@ -130,8 +129,7 @@ absl::StatusOr<size_t> BuildOffsetMap(const std::vector<Source>& sources, Offset
 
 // Groups consecutive sources whose total size fits segment.bytes and whose
 // offsets fit one segment's int32 relative offsets.
-std::vector<std::vector<Source>> GroupBySize(std::span<const Source> sources,
-                                             int64_t max_bytes) {
+std::vector<std::vector<Source>> GroupBySize(std::span<const Source> sources, int64_t max_bytes) {
   std::vector<std::vector<Source>> groups;
   int64_t group_bytes = 0;
   for (const Source& s : sources) {
@@ -187,14 +185,15 @@ class ReplacementWriter {
 
 // Steps 2 and 3 for one group.
 absl::Status CleanGroup(LogImpl& log, const LogOptions& opts, std::span<const Source> group,
-                        const OffsetMap& map, const BatchFacts& facts,
-                        const CleanPassOptions& o, CleanStats& stats) {
+                        const OffsetMap& map, const BatchFacts& facts, const CleanPassOptions& o,
+                        CleanStats& stats) {
   const int64_t base = group.front().seg->base_offset();
   int64_t total = 0;
   for (const Source& s : group) total += s.seg->size();
   // Room for every index entry the merged segment can need.
-  const int64_t entries = total / std::max<int64_t>(opts.index_interval_bytes,
-                                                    static_cast<int64_t>(rb::kHeaderSize)) + 2;
+  const int64_t entries =
+      total / std::max<int64_t>(opts.index_interval_bytes, static_cast<int64_t>(rb::kHeaderSize)) +
+      2;
   const int64_t index_bytes = std::min<int64_t>(
       std::max<int64_t>(opts.segment_index_bytes, entries * kTimeIndexEntrySize), INT32_MAX);
   RUNNEL_ASSIGN_OR_RETURN(std::shared_ptr<Segment> out,
@@ -205,8 +204,8 @@ absl::Status CleanGroup(LogImpl& log, const LogOptions& opts, std::span<const So
     std::optional<protocol::RecordBatchHeader> last_seen;
     for (const Source& s : group) {
       const int64_t newest = s.seg->MaxTimestamp();
-      const bool drop_tombstones = !facts.transactional_data && newest >= 0 &&
-                                   newest < o.now_ms - opts.delete_retention_ms;
+      const bool drop_tombstones =
+          !facts.transactional_data && newest >= 0 && newest < o.now_ms - opts.delete_retention_ms;
       const KeepRecord keep = [&](const protocol::Record& r) {
         ++stats.records_read;
         if (r.key.is_null()) return false;
@@ -225,8 +224,8 @@ absl::Status CleanGroup(LogImpl& log, const LogOptions& opts, std::span<const So
         const protocol::RecordBatchHeader h = reader.header();
         last_seen = h;
         auto it = facts.producers.find(h.producer_id);
-        const bool producer_last = h.producer_id >= 0 && it != facts.producers.end() &&
-                                   it->second == h.base_offset;
+        const bool producer_last =
+            h.producer_id >= 0 && it != facts.producers.end() && it->second == h.base_offset;
         RUNNEL_ASSIGN_OR_RETURN(FilteredBatch f, FilterBatch(reader, keep, producer_last));
         stats.records_dropped += f.records_dropped;
         switch (f.fate) {
@@ -273,8 +272,7 @@ absl::Status CleanGroup(LogImpl& log, const LogOptions& opts, std::span<const So
 
 }  // namespace
 
-absl::StatusOr<CleanStats> RunCleanPass(LogImpl& log, OffsetMap& map,
-                                        const CleanPassOptions& o) {
+absl::StatusOr<CleanStats> RunCleanPass(LogImpl& log, OffsetMap& map, const CleanPassOptions& o) {
   CleanStats stats;
   stats.first_dirty = o.first_dirty;
   stats.next_dirty = o.first_dirty;

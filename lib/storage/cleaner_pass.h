@@ -11,12 +11,13 @@
 //      is at least the mapped one. Tombstones (null values) go too once
 //      their segment's newest timestamp is older than now minus
 //      delete.retention.ms, provided the map covered them (offset below
-//      next_dirty), so every older record of their key goes with them. Keyless records go (Kafka counts them invalid on
-//      a compacted topic). See cleaner_batches.h for what happens to each
-//      batch; the last batch of each producer id and the last batch of each
-//      group are kept, empty if need be: the first keeps idempotent producer
-//      state, the second keeps the group's offset range so that crash
-//      recovery of a swap knows which old segments it covers.
+//      next_dirty), so every older record of their key goes with them.
+//      Keyless records go (Kafka counts them invalid on a compacted topic).
+//      See cleaner_batches.h for what happens to each batch; the last batch
+//      of each producer id and the last batch of each group are kept, empty
+//      if need be: the first keeps idempotent producer state, the second
+//      keeps the group's offset range so that crash recovery of a swap knows
+//      which old segments it covers.
 //      Transactions: with no transaction index to tell aborted from
 //      committed data, transactional batches are neither compacted nor used
 //      to compact (their records never enter the map), and control batches

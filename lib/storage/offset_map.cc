@@ -90,11 +90,11 @@ OffsetMap::KeyHash OffsetMap::Hash(std::string_view key) {
 
 OffsetMap::OffsetMap(int64_t memory_bytes) {
   // At least two slots: one always stays empty, which ends every probe.
-  slot_count_ = std::max<size_t>(2, static_cast<size_t>(std::max<int64_t>(memory_bytes, 0)) /
-                                        kEntryBytes);
+  slot_count_ =
+      std::max<size_t>(2, static_cast<size_t>(std::max<int64_t>(memory_bytes, 0)) / kEntryBytes);
   mapped_bytes_ = slot_count_ * kEntryBytes;
-  void* p = mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                 -1, 0);
+  void* p =
+      mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p != MAP_FAILED) {
     slots_ = static_cast<Slot*>(p);
     mmapped_ = true;
@@ -103,9 +103,9 @@ OffsetMap::OffsetMap(int64_t memory_bytes) {
     // loudly if even that is impossible.
     slots_ = new Slot[slot_count_]();
   }
-  capacity_ = std::clamp<int64_t>(
-      static_cast<int64_t>(static_cast<double>(slot_count_) * kMaxLoadFactor), 1,
-      static_cast<int64_t>(slot_count_) - 1);
+  capacity_ =
+      std::clamp<int64_t>(static_cast<int64_t>(static_cast<double>(slot_count_) * kMaxLoadFactor),
+                          1, static_cast<int64_t>(slot_count_) - 1);
 }
 
 OffsetMap::~OffsetMap() {

@@ -1,9 +1,8 @@
 // Compaction at the level of batches: the last batch of each producer,
 // transactional and control batches, rebuilt LogAppendTime batches, and a
 // pass aborted before its swap.
-#include <catch2/catch.hpp>
-
 #include <array>
+#include <catch2/catch.hpp>
 
 #include "compaction_util.h"
 #include "storage/file_util.h"
@@ -25,8 +24,7 @@ using testing::OpenLog;
 using testing::ReadRecords;
 using testing::TempDir;
 
-TEST_CASE("the last batch of each producer survives compaction, empty if need be",
-          "[compaction]") {
+TEST_CASE("the last batch of each producer survives compaction, empty if need be", "[compaction]") {
   TempDir dir;
   FakeClock clock;
   std::unique_ptr<LogImpl> log = OpenLog(dir.path(), Compacted(), &clock);
@@ -37,16 +35,27 @@ TEST_CASE("the last batch of each producer survives compaction, empty if need be
   model.Append(*log, {{"a", "1"}, {"b", "1"}}, clock.NowMs(),
                {.producer_id = 7, .producer_epoch = 3, .base_sequence = 0});
   model.Append(*log, {{"c", "1"}, {"d", "1"}, {"e", "1"}}, clock.NowMs(),
-               {.compression = CompressionType::kZstd, .producer_id = 7, .producer_epoch = 3,
+               {.compression = CompressionType::kZstd,
+                .producer_id = 7,
+                .producer_epoch = 3,
                 .base_sequence = 2});
   model.Append(*log, {{"f", "1"}, {"g", "1"}}, clock.NowMs(),
                {.producer_id = 7, .producer_epoch = 3, .base_sequence = 5});
   // Producer 8's last batch loses only its first record.
   model.Append(*log, {{"h", "1"}, {"i", "1"}, {"j", "1"}}, clock.NowMs(),
-               {.compression = CompressionType::kLz4, .producer_id = 8, .producer_epoch = 0,
+               {.compression = CompressionType::kLz4,
+                .producer_id = 8,
+                .producer_epoch = 0,
                 .base_sequence = 40});
-  model.Append(*log, {{"a", "2"}, {"b", "2"}, {"c", "2"}, {"d", "2"}, {"e", "2"}, {"f", "2"},
-                      {"g", "2"}, {"h", "2"}},
+  model.Append(*log,
+               {{"a", "2"},
+                {"b", "2"},
+                {"c", "2"},
+                {"d", "2"},
+                {"e", "2"},
+                {"f", "2"},
+                {"g", "2"},
+                {"h", "2"}},
                clock.NowMs());
   REQUIRE(log->Roll().ok());
   CleanStats stats = MustClean(cleaner, *log);
@@ -84,19 +93,19 @@ TEST_CASE("transactional batches are neither compacted nor used to compact", "[c
   std::unique_ptr<LogImpl> log = OpenLog(dir.path(), Compacted(), &clock);
   LogCleaner cleaner({.clock = &clock});
   Model model;
-  const BatchSpec txn{.producer_id = 9, .producer_epoch = 0, .base_sequence = 0,
-                      .transactional = true};
-  model.Append(*log, {{"k", "committed"}}, clock.NowMs());                  // 0
+  const BatchSpec txn{
+      .producer_id = 9, .producer_epoch = 0, .base_sequence = 0, .transactional = true};
+  model.Append(*log, {{"k", "committed"}}, clock.NowMs());                           // 0
   model.Append(*log, {{"k", "aborted"}, {"k", "aborted too"}}, clock.NowMs(), txn);  // 1-2
-  const std::array<uint8_t, 4> key = protocol::EncodeControlRecordKey(
-      protocol::ControlRecordType::kAbort);
+  const std::array<uint8_t, 4> key =
+      protocol::EncodeControlRecordKey(protocol::ControlRecordType::kAbort);
   const std::array<uint8_t, 6> value = protocol::EncodeEndTxnMarkerValue(5);
   BatchSpec marker = txn;
   marker.base_sequence = -1;
   marker.control = true;
   model.Append(*log,
                {{std::string(key.begin(), key.end()), std::string(value.begin(), value.end())}},
-               clock.NowMs(), marker);  // 3
+               clock.NowMs(), marker);                          // 3
   model.Append(*log, {{"j", "1"}, {"j", "2"}}, clock.NowMs());  // 4-5
   REQUIRE(log->Roll().ok());
   MustClean(cleaner, *log);

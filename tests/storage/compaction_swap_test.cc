@@ -2,7 +2,6 @@
 // rename sequence, appends and readers running while the cleaner works, and
 // the LogManager's cleaner with its checkpoint.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -111,7 +110,8 @@ TEST_CASE("an interrupted swap is completed or rolled back at open, at every ste
     for (size_t i = 0; i < n; ++i) {
       for (absl::string_view ext : exts) {
         const std::string path = JoinPath(dir, SegmentFileName(replaced[i], ext));
-        if (PathExists(path)) REQUIRE(RenameFile(path, path + std::string(kDeletedFileSuffix)).ok());
+        if (PathExists(path))
+          REQUIRE(RenameFile(path, path + std::string(kDeletedFileSuffix)).ok());
       }
     }
   };
@@ -125,9 +125,9 @@ TEST_CASE("an interrupted swap is completed or rolled back at open, at every ste
     const std::string dir = scenario("s1", before);
     add_replacement(dir, kCleanedFileSuffix);
     // A torn .cleaned is as harmless as a whole one.
-    fs::resize_file(JoinPath(dir, absl::StrCat(SegmentFileName(base, kLogFileSuffix),
-                                               kCleanedFileSuffix)),
-                    100);
+    fs::resize_file(
+        JoinPath(dir, absl::StrCat(SegmentFileName(base, kLogFileSuffix), kCleanedFileSuffix)),
+        100);
     CHECK(RecordsOf(dir, &clock) == old_records);
   }
   SECTION("crash after .cleaned became .swap: the swap completes") {
@@ -240,10 +240,12 @@ TEST_CASE("appends and readers never wait for the cleaner", "[compaction]") {
           while (batches.NextRecord()) {
             const protocol::Record& rec = batches.record();
             if (rec.offset < offset) continue;
-            if (rec.offset <= prev) read_error = absl::StrCat("offset ", rec.offset, " after ", prev);
+            if (rec.offset <= prev)
+              read_error = absl::StrCat("offset ", rec.offset, " after ", prev);
             prev = rec.offset;
             std::string_view v = rec.value.str();
-            if (v.find('#') != std::string_view::npos && v.substr(0, v.find('#')) != rec.key.str()) {
+            if (v.find('#') != std::string_view::npos &&
+                v.substr(0, v.find('#')) != rec.key.str()) {
               read_error = "value " + std::string(v) + " under key " + std::string(rec.key.str());
             }
           }
@@ -297,8 +299,10 @@ TEST_CASE("the log manager cleans compacted logs and checkpoints where it stoppe
           "[compaction]") {
   TempDir tmp;
   FakeClock clock;
-  LogManagerOptions options{.data_dir = tmp.path(), .default_log_options = Compacted(),
-                            .clock = &clock, .background_thread = false};
+  LogManagerOptions options{.data_dir = tmp.path(),
+                            .default_log_options = Compacted(),
+                            .clock = &clock,
+                            .background_thread = false};
   const std::string checkpoint = tmp.Sub(std::string(kCleanerOffsetCheckpointFile));
   {
     absl::StatusOr<std::unique_ptr<LogManager>> mgr = LogManager::Open(options);

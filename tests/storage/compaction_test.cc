@@ -1,9 +1,8 @@
 // Log compaction against a reference model: the latest record per key,
 // offsets preserved, tombstones after delete.retention.ms, compaction lags,
 // partial passes under a small memory budget, log selection, truncation.
-#include <catch2/catch.hpp>
-
 #include <array>
+#include <catch2/catch.hpp>
 #include <random>
 
 #include "compaction_util.h"
@@ -17,15 +16,15 @@ using protocol::CompressionType;
 using testing::BatchSpec;
 using testing::CheckCleaned;
 using testing::CheckFullyCompacted;
-using testing::FakeClock;
-using testing::KV;
-using testing::Model;
-using testing::ReadRecords;
 using testing::Compacted;
+using testing::FakeClock;
 using testing::kRetention;
 using testing::kTp;
+using testing::KV;
+using testing::Model;
 using testing::MustClean;
 using testing::OpenLog;
+using testing::ReadRecords;
 using testing::TempDir;
 
 // Appends `batches` random batches: keys from `keys`, ~10% tombstones, a few
@@ -42,7 +41,8 @@ void AppendRandom(std::mt19937_64& rng, Log& log, Model& model, FakeClock& clock
     for (int i = 0; i < n; ++i) {
       KV kv;
       if (rng() % 100 != 0) kv.key = "key-" + std::to_string(rng() % keys);
-      if (rng() % 10 != 0) kv.value = "value-" + std::to_string(serial++) + std::string(rng() % 40, 'x');
+      if (rng() % 10 != 0)
+        kv.value = "value-" + std::to_string(serial++) + std::string(rng() % 40, 'x');
       records.push_back(std::move(kv));
     }
     BatchSpec spec;
@@ -52,8 +52,7 @@ void AppendRandom(std::mt19937_64& rng, Log& log, Model& model, FakeClock& clock
   }
 }
 
-TEST_CASE("compaction keeps the latest record per key, against a reference model",
-          "[compaction]") {
+TEST_CASE("compaction keeps the latest record per key, against a reference model", "[compaction]") {
   TempDir dir;
   FakeClock clock;
   std::mt19937_64 rng(GENERATE(1, 2, 3));
@@ -88,8 +87,7 @@ TEST_CASE("compaction keeps the latest record per key, against a reference model
   CheckFullyCompacted(model, ReadRecords(*log));
 }
 
-TEST_CASE("a memory budget too small for the dirty keys cleans in several passes",
-          "[compaction]") {
+TEST_CASE("a memory budget too small for the dirty keys cleans in several passes", "[compaction]") {
   TempDir dir;
   FakeClock clock;
   std::mt19937_64 rng(7);
@@ -189,8 +187,7 @@ TEST_CASE("nothing younger than min.compaction.lag.ms is compacted", "[compactio
   CHECK(seen[1].value == "1");
 }
 
-TEST_CASE("the cleaner picks the dirtiest log, or one past max.compaction.lag.ms",
-          "[compaction]") {
+TEST_CASE("the cleaner picks the dirtiest log, or one past max.compaction.lag.ms", "[compaction]") {
   TempDir dir;
   FakeClock clock;
   LogOptions o = Compacted();
@@ -248,8 +245,7 @@ TEST_CASE("the cleaner picks the dirtiest log, or one past max.compaction.lag.ms
   CHECK(ReadRecords(*sa).size() == 20);
 }
 
-TEST_CASE("a log truncated below the cleaner checkpoint is deduplicated again",
-          "[compaction]") {
+TEST_CASE("a log truncated below the cleaner checkpoint is deduplicated again", "[compaction]") {
   TempDir dir;
   FakeClock clock;
   std::unique_ptr<LogImpl> log = OpenLog(dir.path(), Compacted(), &clock);
@@ -284,7 +280,8 @@ TEST_CASE("an aborted pass leaves the log and no replacement files", "[compactio
   FakeClock clock;
   std::unique_ptr<LogImpl> log = OpenLog(dir.path(), Compacted(), &clock);
   Model model;
-  for (int i = 0; i < 40; ++i) model.Append(*log, {{"k" + std::to_string(i % 3), "v"}}, clock.NowMs());
+  for (int i = 0; i < 40; ++i)
+    model.Append(*log, {{"k" + std::to_string(i % 3), "v"}}, clock.NowMs());
   REQUIRE(log->Roll().ok());
   const std::vector<testing::Rec> before = ReadRecords(*log);
   OffsetMap map(1 << 16);

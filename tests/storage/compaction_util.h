@@ -4,7 +4,6 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -105,11 +104,11 @@ inline std::vector<Rec> ReadRecords(const Log& log,
       while (reader.NextRecord()) {
         const protocol::Record& rec = reader.record();
         if (rec.offset < offset) continue;
-        out.push_back(Rec{rec.offset,
-                          rec.key.is_null() ? std::nullopt : std::optional(std::string(rec.key.str())),
-                          rec.value.is_null() ? std::nullopt
-                                              : std::optional(std::string(rec.value.str())),
-                          rec.timestamp});
+        out.push_back(
+            Rec{rec.offset,
+                rec.key.is_null() ? std::nullopt : std::optional(std::string(rec.key.str())),
+                rec.value.is_null() ? std::nullopt : std::optional(std::string(rec.value.str())),
+                rec.timestamp});
       }
     }
     REQUIRE(reader.status().ok());

@@ -1,13 +1,12 @@
 // The cleaner's offset map: latest offset per key hash within a fixed memory
 // budget.
-#include <catch2/catch.hpp>
+#include "storage/offset_map.h"
 
+#include <catch2/catch.hpp>
 #include <random>
 #include <set>
 #include <string>
 #include <unordered_map>
-
-#include "storage/offset_map.h"
 
 namespace runnel::storage {
 namespace {
