@@ -401,9 +401,9 @@ void PartitionsSection(const std::string& dir, int partitions) {
               static_cast<unsigned long long>(nofile.rlim_cur));
   if (partitions < wanted) {
     std::printf(
-        "  NOTE: %d partitions need ~%d descriptors (3 a partition: .log, .index and\n"
-        "  .timeindex of the active segment) and the limit cannot be raised here; %d\n"
-        "  partitions are measured and the figures per partition scaled\n",
+        "  NOTE: %d partitions may need ~%d descriptors (up to 3 a partition: .log,\n"
+        "  .index and .timeindex of the active segment) and the limit cannot be raised\n"
+        "  here; %d partitions are measured and the figures per partition scaled\n",
         wanted, 3 * wanted, partitions);
   }
   malloc_trim(0);
