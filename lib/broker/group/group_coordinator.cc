@@ -36,9 +36,19 @@ GroupCoordinator::GroupCoordinator(storage::LogManager* logs, TimerService* time
     : options_(options),
       timers_(timers),
       topic_(logs, options.offsets_topic),
-      lifeline_(std::make_shared<Lifeline>()) {
+      lifeline_(std::make_shared<Lifeline>()),
+      node_id_(options.node_id),
+      host_(options.host),
+      port_(options.port) {
   absl::MutexLock lock(&lifeline_->mu);
   lifeline_->self = this;
+}
+
+void GroupCoordinator::SetEndpoint(int32_t node_id, const std::string& host, int32_t port) {
+  absl::MutexLock lock(&mu_);
+  node_id_ = node_id;
+  host_ = host;
+  port_ = port;
 }
 
 GroupCoordinator::~GroupCoordinator() {
@@ -152,12 +162,12 @@ void GroupCoordinator::FindCoordinator(const ClientInfo& client,
       *port = -1;
       return;
     }
-    if (request.key_type == 0 && !loaded()) {
-      *error = Code(ErrorCode::kCoordinatorLoadInProgress);
-    }
-    *node = options_.node_id;
-    *host = options_.host;
-    *port = options_.port;
+    // Answered while loading too, as Kafka does: the group requests that
+    // follow get COORDINATOR_LOAD_IN_PROGRESS until the load is done.
+    absl::MutexLock lock(&mu_);
+    *node = node_id_;
+    *host = host_;
+    *port = port_;
     message->reset();
   };
   if (client.api_version >= 4) {

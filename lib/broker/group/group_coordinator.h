@@ -106,6 +106,10 @@ class GroupCoordinator {
   void OffsetDelete(const ClientInfo& client, const protocol::OffsetDeleteRequest& request,
                     Done<protocol::OffsetDeleteResponse> done);
 
+  // What FindCoordinator answers from now on: a broker listening on port 0
+  // learns its advertised address only after the server started.
+  void SetEndpoint(int32_t node_id, const std::string& host, int32_t port);
+
   // One pass of offsets.retention.minutes expiry over every group (a timer
   // runs it every offsets_retention_check_interval_ms).
   void ExpireOffsetsOnce();
@@ -138,6 +142,9 @@ class GroupCoordinator {
 
   mutable absl::Mutex mu_;
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
+  int32_t node_id_ ABSL_GUARDED_BY(mu_);
+  std::string host_ ABSL_GUARDED_BY(mu_);
+  int32_t port_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<Group>> groups_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -257,6 +257,11 @@ TEST_CASE("ListGroups filters by state; FindCoordinator names this broker", "[gr
   REQUIRE((*slot)->coordinators.size() == 2);
   CHECK((*slot)->coordinators[1].key == "b");
   CHECK((*slot)->coordinators[1].node_id == 1);
+  h.coordinator().SetEndpoint(2, "elsewhere", 19092);
+  h.coordinator().FindCoordinator({4, "c", "h"}, req, Fill(slot));
+  CHECK((*slot)->coordinators[0].node_id == 2);
+  CHECK((*slot)->coordinators[0].host == "elsewhere");
+  CHECK((*slot)->coordinators[0].port == 19092);
   req.key_type = 7;
   h.coordinator().FindCoordinator({4, "c", "h"}, req, Fill(slot));
   CHECK((*slot)->coordinators[0].error_code == Code(ErrorCode::kInvalidRequest));
