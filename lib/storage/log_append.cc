@@ -36,6 +36,11 @@ absl::Status LogImpl::CheckWritable() const {
 
 absl::StatusOr<AppendResult> LogImpl::Append(std::span<uint8_t> batches,
                                              const AppendOptions& options) {
+  return AppendBatches(batches, options, /*built_here=*/false);
+}
+
+absl::StatusOr<AppendResult> LogImpl::AppendBatches(std::span<uint8_t> batches,
+                                                    const AppendOptions& options, bool built_here) {
   if (batches.empty()) return absl::InvalidArgumentError("no record batches to append");
   absl::InlinedVector<PendingBatch, 8> pending;
   absl::InlinedVector<AppendedBatch, 8> metas;
@@ -65,8 +70,12 @@ absl::StatusOr<AppendResult> LogImpl::Append(std::span<uint8_t> batches,
                                                   options_.max_message_bytes));
       }
       std::span<uint8_t> batch = rest.first(frame->size);
-      absl::Status valid = rb::ValidateBatch(batch, pos);
-      if (!valid.ok()) return Corrupt(valid);
+      // A batch AppendRecords just built had its CRC computed by the builder;
+      // checking it again would be a second pass over every byte.
+      if (!built_here) {
+        absl::Status valid = rb::ValidateBatch(batch, pos);
+        if (!valid.ok()) return Corrupt(valid);
+      }
       BatchInfo info = DecodeBatchInfo(batch.data(), static_cast<int64_t>(pos));
       const int64_t delta = info.last_offset - info.base_offset;
       if (delta < 0) {
@@ -204,7 +213,7 @@ absl::StatusOr<AppendResult> LogImpl::AppendRecords(std::span<const Record> reco
   ByteBuffer batch = builder.TakeBuffer();
   AppendOptions leader = options;
   leader.origin = AppendOrigin::kLeader;
-  return Append(std::span<uint8_t>(batch.data(), batch.size()), leader);
+  return AppendBatches(std::span<uint8_t>(batch.data(), batch.size()), leader, /*built_here=*/true);
 }
 
 absl::Status LogImpl::Roll() {

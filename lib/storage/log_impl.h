@@ -119,6 +119,9 @@ class LogImpl final : public Log {
   absl::Status CleanUpStrayFiles(const std::vector<std::string>& names);
 
   // log_append.cc
+  // Append, minus the CRC check when `built_here` (AppendRecords' own batch).
+  absl::StatusOr<AppendResult> AppendBatches(std::span<uint8_t> batches,
+                                             const AppendOptions& options, bool built_here);
   absl::Status RollLocked(int64_t base_offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // fsyncs the segments holding offsets below `offset` (all: kNoLimit) and
   // moves the recovery point up to it.
