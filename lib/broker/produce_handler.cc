@@ -1,0 +1,101 @@
+// Produce: appends each partition's record batches to its log and answers
+// per partition. Durability follows Kafka on one node: acks=1 and acks=all
+// both answer once the batches are in the log's page cache (Kafka's acks=all
+// means "on every in-sync replica", not "fsynced"; flush.ms/flush.messages
+// decide when the storage fsyncs). A SIGKILL loses nothing acknowledged; a
+// power failure can lose what was not yet flushed, as in Kafka.
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "broker/broker_context.h"
+#include "broker/encode.h"
+#include "runnel/protocol/messages/produce.h"
+
+namespace runnel::broker {
+namespace {
+
+using protocol::ErrorCode;
+
+ErrorCode ErrorForAppend(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return ErrorCode::kCorruptMessage;
+    case absl::StatusCode::kOutOfRange:
+      return ErrorCode::kMessageTooLarge;
+    case absl::StatusCode::kFailedPrecondition:
+      return ErrorCode::kInvalidRecord;
+    default:
+      return ErrorCode::kKafkaStorageError;
+  }
+}
+
+protocol::ProduceResponse::PartitionProduceResponse AppendTo(
+    BrokerContext* ctx, const std::string& topic,
+    protocol::ProduceRequest::PartitionProduceData& data) {
+  protocol::ProduceResponse::PartitionProduceResponse out;
+  out.index = data.index;
+  std::shared_ptr<Partition> p = ctx->topics->FindPartition(topic, data.index);
+  if (p == nullptr) {
+    out.error_code = static_cast<int16_t>(ErrorCode::kUnknownTopicOrPartition);
+    return out;
+  }
+  if (!data.records.has_value() || data.records->empty()) {
+    out.error_code = static_cast<int16_t>(ErrorCode::kInvalidRecord);
+    out.error_message = "produce request without record batches";
+    return out;
+  }
+  if (data.records->size() > static_cast<size_t>(ctx->config.message_max_bytes)) {
+    out.error_code = static_cast<int16_t>(ErrorCode::kMessageTooLarge);
+    out.error_message = absl::StrCat("record batches of ", data.records->size(),
+                                     " bytes exceed message.max.bytes");
+    return out;
+  }
+  absl::MutexLock l(&p->append_mu);
+  absl::StatusOr<storage::AppendResult> r =
+      p->log->Append(std::span<uint8_t>(data.records->data(), data.records->size()));
+  if (!r.ok()) {
+    out.error_code = static_cast<int16_t>(ErrorForAppend(r.status()));
+    out.error_message = std::string(r.status().message());
+    return out;
+  }
+  // One node: every appended offset is committed at once.
+  p->high_watermark = r->last_offset + 1;
+  out.base_offset = r->base_offset;
+  out.log_append_time_ms = r->log_append_time_ms;
+  out.log_start_offset = r->log_start_offset;
+  return out;
+}
+
+void HandleProduce(BrokerContext* ctx, const Request& request, Respond respond) {
+  absl::StatusOr<protocol::ProduceRequest> req = DecodeBody<protocol::ProduceRequest>(request);
+  if (!req.ok()) return respond(req.status());
+  protocol::ProduceResponse resp;
+  bool bad_acks = req->acks != 0 && req->acks != 1 && req->acks != -1;
+  for (auto& topic : req->topic_data) {
+    protocol::ProduceResponse::TopicProduceResponse tr;
+    tr.name = topic.name;
+    for (auto& data : topic.partition_data) {
+      if (bad_acks) {
+        protocol::ProduceResponse::PartitionProduceResponse out;
+        out.index = data.index;
+        out.error_code = static_cast<int16_t>(ErrorCode::kInvalidRequiredAcks);
+        tr.partition_responses.push_back(std::move(out));
+        continue;
+      }
+      tr.partition_responses.push_back(AppendTo(ctx, topic.name, data));
+    }
+    resp.responses.push_back(std::move(tr));
+  }
+  // acks=0: the client reads no response at all.
+  if (req->acks == 0) return respond(Response::None());
+  respond(EncodeResponse(request, resp));
+}
+
+}  // namespace
+
+void RegisterProduceHandler(BrokerContext* ctx) {
+  ctx->router->Register(protocol::ProduceRequest::kApiKey, 3, 9,
+                        [ctx](const Request& r, Respond d) { HandleProduce(ctx, r, std::move(d)); });
+}
+
+}  // namespace runnel::broker

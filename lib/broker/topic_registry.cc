@@ -1,0 +1,189 @@
+#include "broker/topic_registry.h"
+
+#include <algorithm>
+#include <functional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace runnel::broker {
+
+using protocol::ErrorCode;
+
+TopicRegistry::TopicRegistry(storage::LogManager* logs, storage::LogOptions defaults)
+    : logs_(logs), defaults_(std::move(defaults)) {}
+
+protocol::Uuid TopicRegistry::IdFor(const std::string& name) {
+  // Stable across restarts without persisted state: two independent 64-bit
+  // hashes of the name. Kafka's ids are random; clients only compare them.
+  protocol::Uuid id;
+  uint64_t a = std::hash<std::string>{}(name);
+  uint64_t b = std::hash<std::string>{}(name + "\x01runnel");
+  for (int i = 0; i < 8; ++i) {
+    id.bytes[i] = static_cast<uint8_t>(a >> (8 * i));
+    id.bytes[8 + i] = static_cast<uint8_t>(b >> (8 * i));
+  }
+  if (id.IsZero()) id.bytes[0] = 1;
+  return id;
+}
+
+TopicError TopicRegistry::ValidateName(const std::string& name) {
+  if (name.empty() || name == "." || name == "..") {
+    return {ErrorCode::kInvalidTopicException, "topic name is empty, '.' or '..'"};
+  }
+  if (name.size() > 249) {
+    return {ErrorCode::kInvalidTopicException, "topic name is longer than 249 characters"};
+  }
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) {
+      return {ErrorCode::kInvalidTopicException,
+              absl::StrCat("topic name '", name, "' has characters other than [a-zA-Z0-9._-]")};
+    }
+  }
+  return {};
+}
+
+absl::StatusOr<std::shared_ptr<Partition>> TopicRegistry::OpenPartition(
+    const std::string& topic, int32_t index, const std::optional<storage::LogOptions>& options) {
+  absl::StatusOr<std::shared_ptr<storage::Log>> log =
+      logs_->GetOrCreateLog(storage::TopicPartition{topic, index}, options);
+  if (!log.ok()) return log.status();
+  auto p = std::make_shared<Partition>();
+  p->topic = topic;
+  p->index = index;
+  p->log = *std::move(log);
+  p->high_watermark = p->log->log_end_offset();  // one node: everything is committed
+  return p;
+}
+
+absl::Status TopicRegistry::Load() {
+  std::map<std::string, std::vector<int32_t>> found;
+  for (const storage::TopicPartition& tp : logs_->ListLogs()) {
+    found[tp.topic].push_back(tp.partition);
+  }
+  absl::MutexLock l(&mu_);
+  for (auto& [name, indexes] : found) {
+    std::sort(indexes.begin(), indexes.end());
+    auto topic = std::make_shared<Topic>();
+    topic->name = name;
+    topic->id = IdFor(name);
+    for (int32_t i : indexes) {
+      absl::StatusOr<std::shared_ptr<Partition>> p = OpenPartition(name, i, std::nullopt);
+      if (!p.ok()) return p.status();
+      topic->partitions.push_back(*std::move(p));
+    }
+    topics_[name] = std::move(topic);
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const Topic> TopicRegistry::Find(const std::string& name) const {
+  absl::MutexLock l(&mu_);
+  auto it = topics_.find(name);
+  return it == topics_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<Partition> TopicRegistry::FindPartition(const std::string& name,
+                                                        int32_t index) const {
+  std::shared_ptr<const Topic> t = Find(name);
+  if (t == nullptr || index < 0 || index >= static_cast<int32_t>(t->partitions.size())) {
+    return nullptr;
+  }
+  return t->partitions[index];
+}
+
+std::vector<std::shared_ptr<const Topic>> TopicRegistry::List() const {
+  std::vector<std::shared_ptr<const Topic>> out;
+  {
+    absl::MutexLock l(&mu_);
+    for (const auto& [name, t] : topics_) out.push_back(t);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->name < b->name; });
+  return out;
+}
+
+TopicError TopicRegistry::Create(const std::string& name, int32_t partitions,
+                                 const std::map<std::string, std::string>& configs,
+                                 bool validate_only) {
+  if (TopicError e = ValidateName(name); !e.ok()) return e;
+  if (partitions < 1) {
+    return {ErrorCode::kInvalidPartitions,
+            absl::StrCat("number of partitions must be at least 1, was ", partitions)};
+  }
+  std::optional<storage::LogOptions> options;
+  if (!configs.empty()) {
+    absl::StatusOr<storage::LogOptions> o = storage::LogOptions::FromProperties(configs, defaults_);
+    if (!o.ok()) return {ErrorCode::kInvalidConfig, std::string(o.status().message())};
+    options = *o;
+  }
+  absl::MutexLock l(&mu_);
+  if (topics_.contains(name)) {
+    return {ErrorCode::kTopicAlreadyExists, absl::StrCat("topic '", name, "' already exists")};
+  }
+  if (validate_only) return {};
+  auto topic = std::make_shared<Topic>();
+  topic->name = name;
+  topic->id = IdFor(name);
+  topic->configs = configs;
+  for (int32_t i = 0; i < partitions; ++i) {
+    absl::StatusOr<std::shared_ptr<Partition>> p = OpenPartition(name, i, options);
+    if (!p.ok()) return {ErrorCode::kKafkaStorageError, std::string(p.status().message())};
+    topic->partitions.push_back(*std::move(p));
+  }
+  topics_[name] = std::move(topic);
+  return {};
+}
+
+TopicError TopicRegistry::Delete(const std::string& name) {
+  std::shared_ptr<const Topic> topic;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = topics_.find(name);
+    if (it == topics_.end()) {
+      return {ErrorCode::kUnknownTopicOrPartition, absl::StrCat("topic '", name, "' does not exist")};
+    }
+    topic = it->second;
+    topics_.erase(it);
+  }
+  for (const auto& p : topic->partitions) {
+    absl::Status s = logs_->DeleteLog(storage::TopicPartition{name, p->index});
+    if (!s.ok() && !absl::IsNotFound(s)) {
+      return {ErrorCode::kKafkaStorageError, std::string(s.message())};
+    }
+  }
+  return {};
+}
+
+TopicError TopicRegistry::AddPartitions(const std::string& name, int32_t total,
+                                        bool validate_only) {
+  absl::MutexLock l(&mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) {
+    return {ErrorCode::kUnknownTopicOrPartition, absl::StrCat("topic '", name, "' does not exist")};
+  }
+  int32_t current = static_cast<int32_t>(it->second->partitions.size());
+  if (total <= current) {
+    return {ErrorCode::kInvalidPartitions,
+            absl::StrCat("topic has ", current, " partitions; the new count must be larger, was ",
+                         total)};
+  }
+  if (validate_only) return {};
+  auto grown = std::make_shared<Topic>(*it->second);
+  for (int32_t i = current; i < total; ++i) {
+    std::optional<storage::LogOptions> options;
+    if (!grown->configs.empty()) {
+      absl::StatusOr<storage::LogOptions> o =
+          storage::LogOptions::FromProperties(grown->configs, defaults_);
+      if (o.ok()) options = *o;
+    }
+    absl::StatusOr<std::shared_ptr<Partition>> p = OpenPartition(name, i, options);
+    if (!p.ok()) return {ErrorCode::kKafkaStorageError, std::string(p.status().message())};
+    grown->partitions.push_back(*std::move(p));
+  }
+  it->second = std::move(grown);
+  return {};
+}
+
+}  // namespace runnel::broker

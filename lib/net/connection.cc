@@ -1,0 +1,211 @@
+#include "net/connection.h"
+
+#include <sys/sendfile.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "runnel/protocol/header.h"
+#include "runnel/protocol/wire.h"
+
+namespace runnel::net {
+
+using asio::ip::tcp;
+
+namespace {
+
+std::string PeerName(const tcp::socket& socket) {
+  asio::error_code ec;
+  tcp::endpoint ep = socket.remote_endpoint(ec);
+  if (ec) return "unknown peer";
+  return absl::StrCat(ep.address().to_string(), ":", ep.port());
+}
+
+void LogLine(const std::string& line) {
+  // One write per line so concurrent connections do not interleave.
+  std::cerr << (std::string("runnel-broker: ") + line + "\n") << std::flush;
+}
+
+}  // namespace
+
+Connection::Connection(tcp::socket socket, ConnectionOptions options, RequestHandler* handler,
+                       ConnectionRegistry* registry)
+    : socket_(std::move(socket)),
+      strand_(asio::make_strand(socket_.get_executor())),
+      options_(options),
+      handler_(handler),
+      registry_(registry),
+      peer_(PeerName(socket_)),
+      idle_timer_(strand_),
+      last_activity_(std::chrono::steady_clock::now()) {}
+
+void Connection::Start() {
+  auto self = shared_from_this();
+  asio::co_spawn(strand_, [self]() { return self->ReadLoop(); }, asio::detached);
+  asio::co_spawn(strand_, [self]() { return self->IdleWatchdog(); }, asio::detached);
+}
+
+void Connection::StopReading() {
+  stop_reading_ = true;
+  asio::post(strand_, [self = shared_from_this()] {
+    asio::error_code ec;
+    self->socket_.shutdown(tcp::socket::shutdown_receive, ec);
+  });
+}
+
+void Connection::Close(const std::string& why) {
+  asio::post(strand_, [self = shared_from_this(), why] { self->CloseOnStrand(why); });
+}
+
+void Connection::CloseOnStrand(const std::string& why) {
+  if (closed_) return;
+  closed_ = true;
+  if (!why.empty()) LogLine(absl::StrCat("closing connection from ", peer_, ": ", why));
+  asio::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  idle_timer_.cancel();
+  pending_ = 0;
+  slots_.clear();
+  registry_->Remove(this);
+}
+
+asio::awaitable<void> Connection::ReadLoop() {
+  auto self = shared_from_this();
+  std::vector<uint8_t> payload;
+  while (!closed_ && !stop_reading_) {
+    uint8_t prefix[protocol::kFrameSizeBytes];
+    asio::error_code ec;
+    co_await asio::async_read(socket_, asio::buffer(prefix),
+                              asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;  // EOF or reset: the client went away
+    absl::StatusOr<size_t> size = protocol::ParseFrameSize(prefix, options_.max_frame_size);
+    if (!size.ok()) {
+      CloseOnStrand(absl::StrCat("bad frame size: ", size.status().message()));
+      co_return;
+    }
+    payload.resize(*size);
+    co_await asio::async_read(socket_, asio::buffer(payload),
+                              asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec != asio::error::eof) LogLine(absl::StrCat(peer_, ": read failed: ", ec.message()));
+      else LogLine(absl::StrCat(peer_, ": connection closed inside a frame"));
+      break;
+    }
+    last_activity_ = std::chrono::steady_clock::now();
+    protocol::Reader r(std::span<const uint8_t>(payload.data(), payload.size()));
+    absl::StatusOr<protocol::RequestHeader> header = protocol::DecodeRequestHeader(r);
+    if (!header.ok()) {
+      CloseOnStrand(absl::StrCat("unparsable request header: ", header.status().message()));
+      co_return;
+    }
+    uint64_t seq = next_seq_++;
+    slots_.emplace_back();
+    ++pending_;
+    Request request{*std::move(header),
+                    std::span<const uint8_t>(payload.data() + r.offset(), payload.size() - r.offset()),
+                    peer_};
+    handler_->Handle(request, [self, seq](absl::StatusOr<Response> response) {
+      asio::post(self->strand_, [self, seq, response = std::move(response)]() mutable {
+        self->Complete(seq, std::move(response));
+      });
+    });
+  }
+  // Answer what was read, then close (Stop closes drained connections; a
+  // client that half-closed gets its answers first).
+  if (!stop_reading_ && slots_.empty()) CloseOnStrand("");
+}
+
+void Connection::Complete(uint64_t seq, absl::StatusOr<Response> response) {
+  if (closed_ || seq < first_seq_) return;
+  if (!response.ok()) {
+    CloseOnStrand(std::string(response.status().message()));
+    return;
+  }
+  slots_[seq - first_seq_].response = *std::move(response);
+  if (!writing_) {
+    writing_ = true;
+    auto self = shared_from_this();
+    asio::co_spawn(strand_, [self]() { return self->WriteLoop(); }, asio::detached);
+  }
+}
+
+asio::awaitable<void> Connection::WriteLoop() {
+  auto self = shared_from_this();
+  while (!closed_ && !slots_.empty() && slots_.front().response.has_value()) {
+    Response response = std::move(*slots_.front().response);
+    slots_.pop_front();
+    ++first_seq_;
+    for (const Response::Chunk& chunk : response.chunks) {
+      if (closed_) co_return;
+      if (const auto* bytes = std::get_if<ByteBuffer>(&chunk)) {
+        asio::error_code ec;
+        co_await asio::async_write(socket_, asio::buffer(bytes->data(), bytes->size()),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+          CloseOnStrand(absl::StrCat("write failed: ", ec.message()));
+          co_return;
+        }
+      } else if (!co_await WriteFileRange(std::get<FileRange>(chunk))) {
+        co_return;
+      }
+    }
+    --pending_;
+    last_activity_ = std::chrono::steady_clock::now();
+  }
+  writing_ = false;
+  if (!closed_ && slots_.empty() && stop_reading_) CloseOnStrand("");
+}
+
+asio::awaitable<bool> Connection::WriteFileRange(const FileRange& range) {
+  socket_.native_non_blocking(true);
+  off_t offset = static_cast<off_t>(range.offset);
+  int64_t left = range.length;
+  while (left > 0) {
+    ssize_t n = ::sendfile(socket_.native_handle(), range.fd, &offset, static_cast<size_t>(left));
+    if (n > 0) {
+      left -= n;
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      asio::error_code ec;
+      co_await socket_.async_wait(tcp::socket::wait_write,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        CloseOnStrand(absl::StrCat("write failed: ", ec.message()));
+        co_return false;
+      }
+      continue;
+    }
+    // n == 0: the file is shorter than the range (truncated under us); the
+    // frame size already went out, so the connection cannot continue.
+    CloseOnStrand(n == 0 ? std::string("segment file shorter than the fetched range")
+                         : absl::StrCat("sendfile failed: ", std::strerror(errno)));
+    co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<void> Connection::IdleWatchdog() {
+  auto self = shared_from_this();
+  auto idle = std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.idle_timeout));
+  while (!closed_) {
+    idle_timer_.expires_at(last_activity_ + idle);
+    asio::error_code ec;
+    co_await idle_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (closed_) co_return;
+    if (slots_.empty() && std::chrono::steady_clock::now() >= last_activity_ + idle) {
+      CloseOnStrand("idle for connections.max.idle.ms");
+      co_return;
+    }
+    if (std::chrono::steady_clock::now() >= last_activity_ + idle) {
+      last_activity_ = std::chrono::steady_clock::now();  // busy: check again later
+    }
+  }
+}
+
+}  // namespace runnel::net

@@ -1,0 +1,86 @@
+// Connection: one client socket. A reader coroutine reads frames back to
+// back and hands each request to the handler; every request gets a slot in
+// an ordered response queue, and a writer coroutine sends filled slots from
+// the front only, so responses leave in request order whatever order the
+// handlers finish in. Record data in FileRange chunks goes out with
+// sendfile(2).
+//
+// Threads: all state is touched on the connection's strand; handlers'
+// completions may run on any thread and post back to it.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <asio.hpp>
+
+#include "absl/time/time.h"
+#include "net/request.h"
+
+namespace runnel::net {
+
+class Connection;
+
+class ConnectionRegistry {
+ public:
+  virtual ~ConnectionRegistry() = default;
+  virtual void Remove(Connection* c) = 0;
+};
+
+struct ConnectionOptions {
+  size_t max_frame_size;
+  absl::Duration idle_timeout;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(asio::ip::tcp::socket socket, ConnectionOptions options, RequestHandler* handler,
+             ConnectionRegistry* registry);
+
+  void Start();
+  // Thread-safe. No more requests are read; queued ones are still answered.
+  void StopReading();
+  // Thread-safe. True when every request read has been answered.
+  bool Drained() const { return pending_.load() == 0; }
+  // Thread-safe. Closes the socket; `why` goes into the log line.
+  void Close(const std::string& why);
+
+ private:
+  struct Slot {
+    std::optional<Response> response;
+  };
+
+  asio::awaitable<void> ReadLoop();
+  asio::awaitable<void> WriteLoop();
+  asio::awaitable<void> IdleWatchdog();
+  asio::awaitable<bool> WriteFileRange(const FileRange& range);
+  // On the strand.
+  void Complete(uint64_t seq, absl::StatusOr<Response> response);
+  void CloseOnStrand(const std::string& why);
+
+  asio::ip::tcp::socket socket_;
+  asio::strand<asio::any_io_executor> strand_;
+  const ConnectionOptions options_;
+  RequestHandler* const handler_;
+  ConnectionRegistry* const registry_;
+  std::string peer_;
+
+  // Strand state.
+  std::deque<Slot> slots_;   // slots_[0] is request number first_seq_
+  uint64_t first_seq_ = 0;
+  uint64_t next_seq_ = 0;
+  bool writing_ = false;
+  bool closed_ = false;
+  asio::steady_timer idle_timer_;
+  std::chrono::steady_clock::time_point last_activity_;
+
+  std::atomic<bool> stop_reading_{false};
+  std::atomic<int64_t> pending_{0};
+};
+
+}  // namespace runnel::net

@@ -1,0 +1,160 @@
+// The Asio side of net::Server: an acceptor coroutine and, per connection, a
+// reader coroutine, a writer coroutine and an idle watchdog, all on the
+// connection's strand so its state needs no lock.
+#include "net/server.h"
+
+#include <sys/sendfile.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <iostream>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "net/connection.h"
+
+namespace runnel::net {
+
+int64_t Response::size() const {
+  int64_t total = 0;
+  for (const Chunk& c : chunks) {
+    if (const auto* b = std::get_if<ByteBuffer>(&c)) {
+      total += static_cast<int64_t>(b->size());
+    } else {
+      total += std::get<FileRange>(c).length;
+    }
+  }
+  return total;
+}
+
+namespace {
+
+using asio::ip::tcp;
+
+class ServerImpl : public Server, public ConnectionRegistry {
+ public:
+  ServerImpl(ServerOptions options, RequestHandler* handler)
+      : options_(std::move(options)), handler_(handler), acceptor_(ctx_) {}
+
+  ~ServerImpl() override { Stop(absl::Seconds(1)); }
+
+  absl::Status Listen() {
+    asio::error_code ec;
+    tcp::resolver resolver(ctx_);
+    auto results = resolver.resolve(options_.host, std::to_string(options_.port), ec);
+    if (ec || results.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot resolve listen address ", options_.host, ": ", ec.message()));
+    }
+    tcp::endpoint ep = results.begin()->endpoint();
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.host, ":",
+                                                 options_.port, ": ", ec.message()));
+    }
+    port_ = acceptor_.local_endpoint().port();
+    return absl::OkStatus();
+  }
+
+  void Run() {
+    asio::co_spawn(ctx_, Accept(), asio::detached);
+    int n = options_.io_threads > 0
+                ? options_.io_threads
+                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ctx_.run(); });
+  }
+
+  uint16_t port() const override { return port_; }
+
+  void Stop(absl::Duration timeout) override {
+    if (stopped_.exchange(true)) return;
+    asio::post(ctx_, [this] {
+      asio::error_code ec;
+      acceptor_.close(ec);
+    });
+    std::vector<std::shared_ptr<Connection>> conns;
+    {
+      absl::MutexLock l(&mu_);
+      for (const auto& c : connections_) conns.push_back(c);
+    }
+    for (auto& c : conns) c->StopReading();
+    absl::Time deadline = absl::Now() + timeout;
+    for (auto& c : conns) {
+      while (!c->Drained() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+      c->Close("broker shutting down");
+    }
+    ctx_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    absl::MutexLock l(&mu_);
+    connections_.clear();
+  }
+
+  void Remove(Connection* c) override {
+    absl::MutexLock l(&mu_);
+    for (auto it = connections_.begin(); it != connections_.end(); ++it) {
+      if (it->get() == c) {
+        connections_.erase(it);
+        return;
+      }
+    }
+  }
+
+ private:
+  asio::awaitable<void> Accept() {
+    while (!stopped_) {
+      asio::error_code ec;
+      tcp::socket socket = co_await acceptor_.async_accept(
+          asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || stopped_) co_return;
+        std::cerr << "runnel-broker: accept failed: " << ec.message() << "\n";
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      auto conn = std::make_shared<Connection>(std::move(socket), ConnectionOptions{
+          options_.max_frame_size, options_.idle_timeout}, handler_, this);
+      {
+        absl::MutexLock l(&mu_);
+        connections_.push_back(conn);
+      }
+      conn->Start();
+    }
+  }
+
+  const ServerOptions options_;
+  RequestHandler* const handler_;
+  asio::io_context ctx_;
+  tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopped_{false};
+  std::vector<std::thread> threads_;
+  absl::Mutex mu_;
+  std::vector<std::shared_ptr<Connection>> connections_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
+                                                      RequestHandler* handler) {
+  auto server = std::make_unique<ServerImpl>(std::move(options), handler);
+  if (absl::Status s = server->Listen(); !s.ok()) return s;
+  server->Run();
+  return server;
+}
+
+}  // namespace runnel::net

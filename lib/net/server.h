@@ -1,0 +1,60 @@
+// Server: the Kafka-protocol TCP server. Accepts connections on one address,
+// reads size-prefixed request frames back to back (clients pipeline), hands
+// each to a RequestHandler and writes the responses strictly in request
+// order, even when handlers complete out of order (long-poll fetch).
+//
+//   net::ServerOptions options{.host = "127.0.0.1", .port = 0};
+//   RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<net::Server> server,
+//                           net::Server::Start(options, &router));
+//   uint16_t port = server->port();
+//   ...
+//   server->Stop(absl::Seconds(5));
+//
+// Bad input closes the connection with a log line naming the peer: a frame
+// size above max_frame_size or below zero, an undecodable request header, a
+// handler answering with a non-OK status. Other connections are unaffected.
+//
+// Threads: the server owns `io_threads` I/O threads. Start and Stop from any
+// one thread; port() from any. The handler must outlive the server.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "net/request.h"
+#include "runnel/protocol/header.h"
+
+namespace runnel::net {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 9092;  // 0: any free port (see Server::port())
+  // I/O threads. 0: one per core. Handlers run on them and must not block.
+  int io_threads = 0;
+  // socket.request.max.bytes: larger frames close the connection before
+  // anything is allocated for them.
+  size_t max_frame_size = protocol::kDefaultMaxFrameSize;
+  // connections.max.idle.ms: a connection with no request for this long
+  // is closed (Kafka's default, 10 minutes).
+  absl::Duration idle_timeout = absl::Minutes(10);
+};
+
+class Server {
+ public:
+  static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options,
+                                                       RequestHandler* handler);
+  virtual ~Server() = default;
+
+  // The bound port (the chosen one when options.port was 0).
+  virtual uint16_t port() const = 0;
+
+  // Stops accepting and reading, lets requests already read be answered for
+  // up to `timeout`, then closes every connection and joins the threads.
+  virtual void Stop(absl::Duration timeout) = 0;
+};
+
+}  // namespace runnel::net
