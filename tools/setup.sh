@@ -62,14 +62,14 @@ build_main() {
 }
 
 run_main() {
-  # Until the broker lands, the main job shows the protocol layer at work.
-  local example="$BUILD_DIR/examples/protocol_tour"
-  if [ -x "$example" ]; then
-    log "running $example"
-    "$example"
-  else
-    log "build finished; no main program yet"
-  fi
+  # The main job: runnel-broker in the foreground on 127.0.0.1:9092 with its
+  # data in $ROOT/data, until Ctrl-C (SIGINT) or SIGTERM stops it cleanly.
+  local broker="$BUILD_DIR/tools/runnel-broker"
+  log "starting $broker (Ctrl-C stops it). From another shell:"
+  log "  echo hello | kcat -b 127.0.0.1:9092 -P -t demo        # produce"
+  log "  kcat -b 127.0.0.1:9092 -C -t demo -o beginning -e     # consume"
+  log "  kcat -b 127.0.0.1:9092 -L                             # list topics"
+  "$broker" --listen 127.0.0.1:9092 --data-dir "$ROOT/data"
 }
 
 run_tests() {
