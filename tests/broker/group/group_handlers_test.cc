@@ -2,7 +2,9 @@
 #include "broker/group/group_handlers.h"
 
 #include <catch2/catch.hpp>
+#include <map>
 
+#include "broker/group/group_registration.h"
 #include "runnel/protocol/header.h"
 #include "tests/broker/group/group_test_util.h"
 
@@ -79,6 +81,54 @@ TEST_CASE("A request that does not decode is an error for the router", "[group][
   CHECK(absl::IsInvalidArgument(frame->status()));
   CHECK(IsGroupApi(protocol::OffsetDeleteRequest::kApiKey));
   CHECK(!IsGroupApi(0));  // Produce
+}
+
+}  // namespace
+}  // namespace runnel::broker::group::testing
+
+namespace runnel::broker::group::testing {
+namespace {
+
+TEST_CASE("The router serves the group APIs at the versions the coordinator has",
+          "[group][handlers]") {
+  Harness h;
+  RequestRouter router;
+  RegisterGroupHandlers(router, &h.coordinator());
+  std::map<int16_t, std::pair<int16_t, int16_t>> ranges;
+  for (const ApiRange& r : router.Ranges()) ranges[r.api_key] = {r.min_version, r.max_version};
+  CHECK(ranges.size() == 11);
+  CHECK(ranges[protocol::JoinGroupRequest::kApiKey] == std::make_pair<int16_t, int16_t>(0, 9));
+  CHECK(ranges[protocol::OffsetCommitRequest::kApiKey] == std::make_pair<int16_t, int16_t>(2, 8));
+  CHECK(ranges[protocol::OffsetFetchRequest::kApiKey] == std::make_pair<int16_t, int16_t>(1, 8));
+
+  protocol::HeartbeatRequest hb;
+  hb.group_id = "g";
+  hb.member_id = "nobody";
+  ByteBuffer body = EncodeBody(hb, 4);
+  Request req;
+  req.header.api_key = protocol::HeartbeatRequest::kApiKey;
+  req.header.api_version = 4;
+  req.header.correlation_id = 5;
+  req.header.client_id = "c";
+  req.body = body.span();
+  req.peer = "10.0.0.7:51234";
+  std::optional<absl::StatusOr<Response>> out;
+  router.Handle(req, [&](absl::StatusOr<Response> r) { out = std::move(r); });
+  REQUIRE(out.has_value());
+  REQUIRE(out->ok());
+  REQUIRE((*out)->chunks.size() == 1);
+  const ByteBuffer& frame = std::get<ByteBuffer>((*out)->chunks[0]);
+  protocol::Reader r(frame.span());
+  r.Int32("size");
+  auto header = protocol::ResponseHeader::Decode(r, protocol::ResponseHeaderVersion(12, 4));
+  REQUIRE(header.ok());
+  CHECK(header->correlation_id == 5);
+  auto resp = protocol::HeartbeatResponse::Decode(r, 4);
+  REQUIRE(resp.ok());
+  CHECK(resp->error_code == static_cast<int16_t>(ErrorCode::kUnknownMemberId));
+
+  CHECK(ClientHostOf("10.0.0.7:51234") == "/10.0.0.7");
+  CHECK(ClientHostOf("[::1]:9092") == "/::1");
 }
 
 }  // namespace
