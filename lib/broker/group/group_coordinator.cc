@@ -74,6 +74,7 @@ void GroupCoordinator::ScheduleRetention() {
 }
 
 absl::Status GroupCoordinator::Load() {
+  if (absl::Status s = topic_.CreateAll(); !s.ok()) return s;
   std::map<std::string, LoadedGroup> loaded;
   for (int32_t p = 0; p < topic_.num_partitions(); ++p) {
     absl::Status s =

@@ -76,7 +76,8 @@ class GroupCoordinator {
   GroupCoordinator(const GroupCoordinator&) = delete;
   GroupCoordinator& operator=(const GroupCoordinator&) = delete;
 
-  // Replays every __consumer_offsets partition (groups, members,
+  // Creates the __consumer_offsets partitions that are missing, replays
+  // every partition (groups, members,
   // assignments, offsets; tombstones remove) and starts answering.
   // Members restored are expired one session timeout later unless they
   // heartbeat. Call once, before or while requests arrive.

@@ -92,6 +92,14 @@ absl::StatusOr<std::shared_ptr<storage::Log>> OffsetsTopic::LogFor(int32_t parti
   return log;
 }
 
+absl::Status OffsetsTopic::CreateAll() {
+  for (int32_t p = 0; p < options_.num_partitions; ++p) {
+    absl::StatusOr<std::shared_ptr<storage::Log>> log = LogFor(p);
+    if (!log.ok()) return log.status();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status OffsetsTopic::Append(int32_t partition, std::span<const OffsetsRecord> records,
                                   int64_t timestamp_ms) {
   if (partition < 0 || partition >= options_.num_partitions) {

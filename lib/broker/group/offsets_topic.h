@@ -64,6 +64,11 @@ class OffsetsTopic {
     return OffsetsPartitionFor(group_id, options_.num_partitions);
   }
 
+  // Creates every partition's log that does not exist yet, as Kafka creates
+  // the whole topic: the broker's topic registry then sees all partitions,
+  // not just those a group happened to write.
+  absl::Status CreateAll();
+
   // Appends `records` as one batch (all or nothing) to `partition`; returns
   // once they are in the log.
   absl::Status Append(int32_t partition, std::span<const OffsetsRecord> records,

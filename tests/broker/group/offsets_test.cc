@@ -47,7 +47,9 @@ TEST_CASE("Offsets committed outside group management round-trip", "[group][offs
   CHECK(Offsets(h.Fetch("solo")).size() == 2);
   CHECK(h.Fetch("nobody", "t", {0}).topics.at(0).partitions.at(0).committed_offset == -1);
 
-  // The commit is in the group's partition of __consumer_offsets.
+  // Every partition of the offsets topic exists; the commit is in the
+  // group's.
+  CHECK(h.logs().ListLogs().size() == 5);
   auto log = h.logs().GetLog({"__consumer_offsets", h.coordinator().PartitionFor("solo")});
   REQUIRE(log != nullptr);
   CHECK(log->log_end_offset() == 2);
