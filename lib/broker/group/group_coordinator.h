@@ -77,10 +77,10 @@ class GroupCoordinator {
   GroupCoordinator& operator=(const GroupCoordinator&) = delete;
 
   // Creates the __consumer_offsets partitions that are missing, replays
-  // every partition (groups, members,
-  // assignments, offsets; tombstones remove) and starts answering.
-  // Members restored are expired one session timeout later unless they
-  // heartbeat. Call once, before or while requests arrive.
+  // every partition (groups, members, assignments, offsets; tombstones
+  // remove) and starts answering. Members restored are expired one session
+  // timeout later unless they heartbeat. Call once, before or while
+  // requests arrive.
   absl::Status Load();
 
   void FindCoordinator(const ClientInfo& client, const protocol::FindCoordinatorRequest& request,
