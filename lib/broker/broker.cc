@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/broker_context.h"
+#include "broker/metadata_log.h"
 #include "broker/router.h"
 #include "broker/server_config.h"
 #include "broker/topic_registry.h"
@@ -38,7 +39,12 @@ class BrokerImpl : public Broker {
     absl::StatusOr<std::unique_ptr<storage::LogManager>> logs = storage::LogManager::Open(lm);
     if (!logs.ok()) return logs.status();
     logs_ = *std::move(logs);
-    topics_ = std::make_unique<broker::TopicRegistry>(logs_.get(), config.log_defaults);
+    absl::StatusOr<std::unique_ptr<broker::MetadataLog>> metadata =
+        broker::MetadataLog::Open(logs_.get());
+    if (!metadata.ok()) return metadata.status();
+    metadata_ = *std::move(metadata);
+    topics_ = std::make_unique<broker::TopicRegistry>(logs_.get(), metadata_.get(),
+                                                      config.log_defaults);
     if (absl::Status s = topics_->Load(); !s.ok()) return s;
 
     ctx_.config = config.broker;
@@ -90,6 +96,7 @@ class BrokerImpl : public Broker {
   bool stopped_ = false;
   broker::group::ThreadTimerService timers_;
   std::unique_ptr<storage::LogManager> logs_;
+  std::unique_ptr<broker::MetadataLog> metadata_;
   std::unique_ptr<broker::TopicRegistry> topics_;
   broker::RequestRouter router_;
   BrokerContext ctx_;

@@ -68,7 +68,7 @@ void HandleCreateTopics(BrokerContext* ctx, const Request& request, Respond resp
     } else {
       r.num_partitions = partitions;
       r.replication_factor = 1;
-      r.topic_id = TopicRegistry::IdFor(t.name);
+      if (auto topic = ctx->topics->Find(t.name); topic != nullptr) r.topic_id = topic->id;
       r.configs = std::vector<protocol::CreateTopicsResponse::CreatableTopicConfigs>{};
     }
     resp.topics.push_back(std::move(r));
@@ -98,7 +98,7 @@ void HandleDeleteTopics(BrokerContext* ctx, const Request& request, Respond resp
       e = {ErrorCode::kUnknownTopicId, "no topic with this id"};
     } else {
       r.name = name;
-      r.topic_id = TopicRegistry::IdFor(name);
+      if (auto topic = ctx->topics->Find(name); topic != nullptr) r.topic_id = topic->id;
       e = ctx->topics->Delete(name);
     }
     if (!e.ok()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -10,26 +11,40 @@ namespace runnel::broker {
 
 using protocol::ErrorCode;
 
-TopicRegistry::TopicRegistry(storage::LogManager* logs, storage::LogOptions defaults)
-    : logs_(logs), defaults_(std::move(defaults)) {}
+TopicRegistry::TopicRegistry(storage::LogManager* logs, MetadataLog* metadata,
+                             storage::LogOptions defaults)
+    : logs_(logs), metadata_(metadata), defaults_(std::move(defaults)) {}
 
-protocol::Uuid TopicRegistry::IdFor(const std::string& name) {
-  // Stable across restarts without persisted state: two independent 64-bit
-  // hashes of the name. Kafka's ids are random; clients only compare them.
+protocol::Uuid TopicRegistry::NewTopicId() {
+  static absl::Mutex mu(absl::kConstInit);
+  static std::mt19937_64* rng = new std::mt19937_64(std::random_device{}());
+  absl::MutexLock l(&mu);
   protocol::Uuid id;
-  uint64_t a = std::hash<std::string>{}(name);
-  uint64_t b = std::hash<std::string>{}(name + "\x01runnel");
+  uint64_t a = (*rng)(), b = (*rng)();
   for (int i = 0; i < 8; ++i) {
     id.bytes[i] = static_cast<uint8_t>(a >> (8 * i));
     id.bytes[8 + i] = static_cast<uint8_t>(b >> (8 * i));
   }
-  if (id.IsZero()) id.bytes[0] = 1;
+  // Version 4, variant 1, as Kafka's Uuid.randomUuid().
+  id.bytes[6] = static_cast<uint8_t>((id.bytes[6] & 0x0f) | 0x40);
+  id.bytes[8] = static_cast<uint8_t>((id.bytes[8] & 0x3f) | 0x80);
   return id;
+}
+
+std::optional<storage::LogOptions> TopicRegistry::OptionsFor(
+    const std::map<std::string, std::string>& configs) const {
+  if (configs.empty()) return std::nullopt;
+  absl::StatusOr<storage::LogOptions> o = storage::LogOptions::FromProperties(configs, defaults_);
+  if (!o.ok()) return std::nullopt;  // validated on creation; defaults if that changed
+  return *o;
 }
 
 TopicError TopicRegistry::ValidateName(const std::string& name) {
   if (name.empty() || name == "." || name == "..") {
     return {ErrorCode::kInvalidTopicException, "topic name is empty, '.' or '..'"};
+  }
+  if (name == kMetadataTopic) {
+    return {ErrorCode::kInvalidTopicException, "__cluster_metadata is reserved for the broker"};
   }
   if (name.size() > 249) {
     return {ErrorCode::kInvalidTopicException, "topic name is longer than 249 characters"};
@@ -59,18 +74,35 @@ absl::StatusOr<std::shared_ptr<Partition>> TopicRegistry::OpenPartition(
 }
 
 absl::Status TopicRegistry::Load() {
-  std::map<std::string, std::vector<int32_t>> found;
+  absl::StatusOr<MetadataState> state = metadata_->Replay();
+  if (!state.ok()) return state.status();
+  std::map<std::string, int32_t> on_disk;  // name -> partition directories found
   for (const storage::TopicPartition& tp : logs_->ListLogs()) {
-    found[tp.topic].push_back(tp.partition);
+    if (tp.topic == kMetadataTopic) continue;
+    on_disk[tp.topic] = std::max(on_disk[tp.topic], tp.partition + 1);
+  }
+  for (const auto& [name, count] : on_disk) {
+    if (state->topics.contains(name)) continue;
+    if (state->removed.contains(name)) {
+      // Deleted, but the crash came before its directories went.
+      for (const storage::TopicPartition& tp : logs_->ListLogs()) {
+        if (tp.topic == name) (void)logs_->DeleteLog(tp);
+      }
+      continue;
+    }
+    TopicMetadata adopted{NewTopicId(), count, {}};
+    if (absl::Status s = metadata_->AppendTopic(name, adopted); !s.ok()) return s;
+    state->topics[name] = adopted;
   }
   absl::MutexLock l(&mu_);
-  for (auto& [name, indexes] : found) {
-    std::sort(indexes.begin(), indexes.end());
+  for (const auto& [name, meta] : state->topics) {
     auto topic = std::make_shared<Topic>();
     topic->name = name;
-    topic->id = IdFor(name);
-    for (int32_t i : indexes) {
-      absl::StatusOr<std::shared_ptr<Partition>> p = OpenPartition(name, i, std::nullopt);
+    topic->id = meta.id;
+    topic->configs = meta.configs;
+    std::optional<storage::LogOptions> options = OptionsFor(meta.configs);
+    for (int32_t i = 0; i < meta.partitions; ++i) {
+      absl::StatusOr<std::shared_ptr<Partition>> p = OpenPartition(name, i, options);
       if (!p.ok()) return p.status();
       topic->partitions.push_back(*std::move(p));
     }
@@ -125,8 +157,11 @@ TopicError TopicRegistry::Create(const std::string& name, int32_t partitions,
   if (validate_only) return {};
   auto topic = std::make_shared<Topic>();
   topic->name = name;
-  topic->id = IdFor(name);
+  topic->id = NewTopicId();
   topic->configs = configs;
+  if (absl::Status s = metadata_->AppendTopic(name, {topic->id, partitions, configs}); !s.ok()) {
+    return {ErrorCode::kKafkaStorageError, std::string(s.message())};
+  }
   for (int32_t i = 0; i < partitions; ++i) {
     absl::StatusOr<std::shared_ptr<Partition>> p = OpenPartition(name, i, options);
     if (!p.ok()) return {ErrorCode::kKafkaStorageError, std::string(p.status().message())};
@@ -143,6 +178,9 @@ TopicError TopicRegistry::Delete(const std::string& name) {
     auto it = topics_.find(name);
     if (it == topics_.end()) {
       return {ErrorCode::kUnknownTopicOrPartition, absl::StrCat("topic '", name, "' does not exist")};
+    }
+    if (absl::Status s = metadata_->AppendRemoveTopic(name); !s.ok()) {
+      return {ErrorCode::kKafkaStorageError, std::string(s.message())};
     }
     topic = it->second;
     topics_.erase(it);
@@ -170,14 +208,12 @@ TopicError TopicRegistry::AddPartitions(const std::string& name, int32_t total,
                          total)};
   }
   if (validate_only) return {};
+  if (absl::Status s = metadata_->AppendPartitionCount(name, total); !s.ok()) {
+    return {ErrorCode::kKafkaStorageError, std::string(s.message())};
+  }
   auto grown = std::make_shared<Topic>(*it->second);
+  std::optional<storage::LogOptions> options = OptionsFor(grown->configs);
   for (int32_t i = current; i < total; ++i) {
-    std::optional<storage::LogOptions> options;
-    if (!grown->configs.empty()) {
-      absl::StatusOr<storage::LogOptions> o =
-          storage::LogOptions::FromProperties(grown->configs, defaults_);
-      if (o.ok()) options = *o;
-    }
     absl::StatusOr<std::shared_ptr<Partition>> p = OpenPartition(name, i, options);
     if (!p.ok()) return {ErrorCode::kKafkaStorageError, std::string(p.status().message())};
     grown->partitions.push_back(*std::move(p));

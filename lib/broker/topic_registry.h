@@ -3,9 +3,10 @@
 // apart from the log end: on one node it moves to the log end after each
 // append; with replication it will trail it.
 //
-// Start-up rebuilds the registry from the partitions the LogManager found
-// on disk. Topic ids are derived from the topic name until the metadata log
-// (issue 4, next slice) persists random ones.
+// Topics, their random ids, partition counts and configs live in the
+// metadata log (metadata_log.h); each change is appended there before it
+// takes effect, and start-up replays it. Partition directories without a
+// topic record (written before the metadata log existed) are adopted.
 //
 // Threads: every method may be called from any thread.
 #pragma once
@@ -21,6 +22,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "broker/metadata_log.h"
 #include "runnel/log.h"
 #include "runnel/log_manager.h"
 #include "runnel/protocol/error_code.h"
@@ -55,9 +57,10 @@ struct TopicError {
 
 class TopicRegistry {
  public:
-  TopicRegistry(storage::LogManager* logs, storage::LogOptions defaults);
+  // `metadata` (not owned) must outlive the registry.
+  TopicRegistry(storage::LogManager* logs, MetadataLog* metadata, storage::LogOptions defaults);
 
-  // Loads the partitions already on disk.
+  // Replays the metadata log and opens every topic's partitions.
   absl::Status Load();
 
   std::shared_ptr<const Topic> Find(const std::string& name) const;
@@ -72,14 +75,17 @@ class TopicRegistry {
   // Grows a topic to `total` partitions.
   TopicError AddPartitions(const std::string& name, int32_t total, bool validate_only);
 
-  static protocol::Uuid IdFor(const std::string& name);
+  static protocol::Uuid NewTopicId();
   static TopicError ValidateName(const std::string& name);
 
  private:
   absl::StatusOr<std::shared_ptr<Partition>> OpenPartition(
       const std::string& topic, int32_t index, const std::optional<storage::LogOptions>& options);
 
+  std::optional<storage::LogOptions> OptionsFor(const std::map<std::string, std::string>& configs) const;
+
   storage::LogManager* const logs_;
+  MetadataLog* const metadata_;
   const storage::LogOptions defaults_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const Topic>> topics_ ABSL_GUARDED_BY(mu_);

@@ -234,10 +234,17 @@ TEST_CASE("metadata auto-creates topics when enabled", "[broker]") {
 
 TEST_CASE("a restart keeps topics and data", "[broker]") {
   BrokerFixture f;
+  protocol::Uuid id;
   {
     RawClient c(f.port());
-    CreateTopic(c, "durable", 2);
+    id = CreateTopic(c, "durable", 2).topics[0].topic_id;
+    CHECK(!id.IsZero());
     Produce(c, "durable", 1, MakeBatch({"one", "two"}));
+    CreateTopic(c, "gone", 1);
+    protocol::DeleteTopicsRequest del;
+    del.topic_names = {"gone"};
+    c.Send(del, 5, 80);
+    CHECK(c.Receive<protocol::DeleteTopicsResponse>(5, 80).responses[0].error_code == 0);
   }
   f.Restart();
   RawClient c(f.port());
@@ -249,7 +256,10 @@ TEST_CASE("a restart keeps topics and data", "[broker]") {
   md.topics = std::nullopt;
   c.Send(md, 12, 81);
   auto meta = c.Receive<protocol::MetadataResponse>(12, 81);
+  // The deleted topic stays deleted; the other keeps its id (metadata log).
   REQUIRE(meta.topics.size() == 1);
+  CHECK(meta.topics[0].name == "durable");
+  CHECK(meta.topics[0].topic_id == id);
   CHECK(meta.topics[0].partitions.size() == 2);
 }
 
