@@ -113,6 +113,10 @@ absl::Status ApplyServerProperties(const std::map<std::string, std::string>& pro
     } else if (key == "offsets.retention.minutes") {
       s = ParseInt(key, value, 1, INT32_MAX, &c->offsets_retention_minutes);
     } else if (auto it = LogKeys().find(key); it != LogKeys().end()) {
+      // Checked alone first so that the error names the broker-level key.
+      absl::StatusOr<storage::LogOptions> one =
+          storage::LogOptions::FromProperties({{it->second, value}}, c->log_defaults);
+      if (!one.ok()) s = Bad(key, value, std::string(one.status().message()));
       log_props[it->second] = value;
     } else {
       s = absl::InvalidArgumentError(absl::StrCat("unknown configuration key ", key));

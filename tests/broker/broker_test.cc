@@ -265,3 +265,36 @@ TEST_CASE("a restart keeps topics and data", "[broker]") {
 
 }  // namespace
 }  // namespace runnel::broker::testing
+
+namespace runnel::broker::testing {
+namespace {
+
+TEST_CASE("server.properties: an unknown key or a bad value stops start-up", "[broker]") {
+  BrokerOptions options;
+  options.port = 0;
+  options.data_dir = "/tmp/runnel-broker-test-never-created";
+  options.properties = {{"log.retention.hourz", "5"}};
+  auto unknown = Broker::Start(options);
+  REQUIRE(!unknown.ok());
+  CHECK(std::string(unknown.status().message()).find("log.retention.hourz") != std::string::npos);
+  options.properties = {{"num.partitions", "zero"}};
+  auto bad = Broker::Start(options);
+  REQUIRE(!bad.ok());
+  CHECK(std::string(bad.status().message()).find("num.partitions") != std::string::npos);
+}
+
+TEST_CASE("num.partitions applies to auto-created topics", "[broker]") {
+  BrokerFixture f;
+  (void)f.broker().Stop(absl::Seconds(5));
+  f.Start({{"num.partitions", "3"}, {"log.segment.bytes", "1048576"}});
+  RawClient c(f.port());
+  protocol::MetadataRequest md;
+  md.topics = std::vector<protocol::MetadataRequest::MetadataRequestTopic>{{{}, "three", {}}};
+  c.Send(md, 12, 91);
+  auto meta = c.Receive<protocol::MetadataResponse>(12, 91);
+  REQUIRE(meta.topics.size() == 1);
+  CHECK(meta.topics[0].partitions.size() == 3);
+}
+
+}  // namespace
+}  // namespace runnel::broker::testing
