@@ -41,6 +41,7 @@ Connection::Connection(tcp::socket socket, ConnectionOptions options, RequestHan
       registry_(registry),
       peer_(PeerName(socket_)),
       idle_timer_(strand_),
+      read_resume_(strand_),
       last_activity_(std::chrono::steady_clock::now()) {}
 
 void Connection::Start() {
@@ -69,6 +70,7 @@ void Connection::CloseOnStrand(const std::string& why) {
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   idle_timer_.cancel();
+  read_resume_.cancel();
   pending_ = 0;
   slots_.clear();
   registry_->Remove(this);
@@ -78,8 +80,13 @@ asio::awaitable<void> Connection::ReadLoop() {
   auto self = shared_from_this();
   std::vector<uint8_t> payload;
   while (!closed_ && !stop_reading_) {
-    uint8_t prefix[protocol::kFrameSizeBytes];
     asio::error_code ec;
+    while (slots_.size() >= kMaxInFlight && !closed_) {
+      read_resume_.expires_at(std::chrono::steady_clock::time_point::max());
+      co_await read_resume_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (closed_) co_return;
+    uint8_t prefix[protocol::kFrameSizeBytes];
     co_await asio::async_read(socket_, asio::buffer(prefix),
                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;  // EOF or reset: the client went away
@@ -117,7 +124,9 @@ asio::awaitable<void> Connection::ReadLoop() {
   }
   // Answer what was read, then close (Stop closes drained connections; a
   // client that half-closed gets its answers first).
-  if (!stop_reading_ && slots_.empty()) CloseOnStrand("");
+  // Once the writer has sent what is queued it closes the connection.
+  stop_reading_ = true;
+  if (slots_.empty()) CloseOnStrand("");
 }
 
 void Connection::Complete(uint64_t seq, absl::StatusOr<Response> response) {
@@ -140,6 +149,7 @@ asio::awaitable<void> Connection::WriteLoop() {
     Response response = std::move(*slots_.front().response);
     slots_.pop_front();
     ++first_seq_;
+    read_resume_.cancel();
     for (const Response::Chunk& chunk : response.chunks) {
       if (closed_) co_return;
       if (const auto* bytes = std::get_if<ByteBuffer>(&chunk)) {

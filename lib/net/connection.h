@@ -39,6 +39,8 @@ struct ConnectionOptions {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
+  static constexpr size_t kMaxInFlight = 128;
+
   Connection(asio::ip::tcp::socket socket, ConnectionOptions options, RequestHandler* handler,
              ConnectionRegistry* registry);
 
@@ -77,6 +79,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writing_ = false;
   bool closed_ = false;
   asio::steady_timer idle_timer_;
+  // The reader parks on it while kMaxInFlight requests await their
+  // responses (a client cannot make us buffer without bound); the writer
+  // cancels it after each response.
+  asio::steady_timer read_resume_;
   std::chrono::steady_clock::time_point last_activity_;
 
   std::atomic<bool> stop_reading_{false};

@@ -2,6 +2,7 @@
 // right error or a clean close, and other connections keep working.
 #include <catch2/catch.hpp>
 
+#include <thread>
 #include <vector>
 
 #include "broker_fixture.h"
@@ -63,6 +64,20 @@ TEST_CASE("responses come back in request order when pipelined", "[framing]") {
     if (i % 2 == 0) c.Receive<ApiVersionsResponse>(3, 100 + i);
     else c.Receive<protocol::MetadataResponse>(12, 100 + i);
   }
+}
+
+TEST_CASE("more requests in flight than the per-connection cap all get answers", "[framing]") {
+  BrokerFixture f;
+  RawClient c(f.port());
+  constexpr int kRequests = 600;
+  ByteBuffer all;
+  for (int i = 0; i < kRequests; ++i) {
+    protocol::RequestHeader h{ApiVersionsRequest::kApiKey, 3, i, "burst", {}};
+    REQUIRE(protocol::EncodeRequestFrame(h, ApiVersionsRequest{}, &all).ok());
+  }
+  std::thread writer([&] { c.SendBytes(all.span()); });
+  for (int i = 0; i < kRequests; ++i) c.Receive<ApiVersionsResponse>(3, i);
+  writer.join();
 }
 
 TEST_CASE("bad frames close only their own connection", "[framing]") {
