@@ -1,0 +1,321 @@
+#include "client/broker_connection.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "runnel/common/status_macros.h"
+#include "runnel/protocol/error_code.h"
+#include "runnel/protocol/header.h"
+#include "runnel/protocol/messages/api_versions.h"
+
+namespace runnel::client {
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+
+std::string Errno(const char* what) { return absl::StrCat(what, ": ", std::strerror(errno)); }
+
+}  // namespace
+
+BrokerConnection::BrokerConnection(int32_t node_id, HostPort address,
+                                   const ClientOptions& options)
+    : node_id_(node_id), address_(std::move(address)), options_(options) {}
+
+BrokerConnection::~BrokerConnection() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+absl::Status BrokerConnection::StartConnect(absl::Time now) {
+  if (state_ != State::kDisconnected) return absl::OkStatus();
+  // Blocking resolution on the I/O thread: brokers are named by addresses
+  // or by names the local resolver answers quickly; an asynchronous
+  // resolver is not worth its thread for that.
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  std::string port = std::to_string(address_.port);
+  int rc = ::getaddrinfo(address_.host.c_str(), port.c_str(), &hints, &res);
+  if (rc != 0) {
+    last_error_ = absl::UnavailableError(absl::StrCat("cannot resolve ", address_.ToString(),
+                                                      ": ", ::gai_strerror(rc)));
+    return last_error_;
+  }
+  absl::Status status = absl::UnavailableError(absl::StrCat("no address for ", address_.ToString()));
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                      ai->ai_protocol);
+    if (fd < 0) {
+      status = absl::UnavailableError(Errno("socket"));
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+      fd_ = fd;
+      state_ = State::kConnecting;
+      setup_deadline_ = now + options_.connection_setup_timeout;
+      status = absl::OkStatus();
+      break;
+    }
+    status = absl::UnavailableError(
+        absl::StrCat("connect to ", address_.ToString(), ": ", std::strerror(errno)));
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  if (!status.ok()) last_error_ = status;
+  return status;
+}
+
+short BrokerConnection::WantedEvents() const {
+  switch (state_) {
+    case State::kDisconnected:
+      return 0;
+    case State::kConnecting:
+      return POLLOUT;
+    default:
+      return static_cast<short>(POLLIN | (out_pos_ < out_.size() ? POLLOUT : 0));
+  }
+}
+
+absl::Status BrokerConnection::FinishConnect(absl::Time now) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("connect to ", address_.ToString(), ": ", std::strerror(err)));
+  }
+  state_ = State::kNegotiating;
+  SendApiVersions(3, now);
+  return absl::OkStatus();
+}
+
+void BrokerConnection::SendApiVersions(int16_t version, absl::Time now) {
+  protocol::ApiVersionsRequest req;
+  req.client_software_name = "runnel";
+  req.client_software_version = "0.1.0";
+  protocol::RequestHeader h;
+  h.api_key = protocol::ApiVersionsRequest::kApiKey;
+  h.api_version = version;
+  h.correlation_id = next_correlation_id_++;
+  h.client_id.emplace(options_.client_id);
+  api_versions_correlation_ = h.correlation_id;
+  api_versions_version_ = version;
+  // Encoding our own fixed request cannot fail.
+  (void)protocol::EncodeRequestFrame(h, req, &out_);
+}
+
+absl::Status BrokerConnection::OnApiVersions(absl::StatusOr<RawResponse> response,
+                                             absl::Time now) {
+  RUNNEL_RETURN_IF_ERROR(response.status());
+  // A broker that does not know our version answers UNSUPPORTED_VERSION
+  // with the versions it does know, in v0 (KIP-511) or, for some brokers
+  // (librdkafka's mock), in a form of their own: when the answer does not
+  // decode, step down one version.
+  auto decoded = protocol::ApiVersionsResponse::Decode(response->body(), api_versions_version_);
+  if (!decoded.ok() && api_versions_version_ != 0) {
+    decoded = protocol::ApiVersionsResponse::Decode(response->body(), 0);
+  }
+  if (!decoded.ok()) {
+    protocol::Reader r(response->body());
+    auto code = static_cast<protocol::ErrorCode>(r.Int16("error_code"));
+    if (r.ok() && code == protocol::ErrorCode::kUnsupportedVersion && api_versions_version_ > 0) {
+      SendApiVersions(static_cast<int16_t>(api_versions_version_ - 1), now);
+      return absl::OkStatus();
+    }
+    return absl::UnavailableError(absl::StrCat("broker ", address_.ToString(),
+                                               ": bad ApiVersions response: ",
+                                               decoded.status().message()));
+  }
+  auto ec = static_cast<protocol::ErrorCode>(decoded->error_code);
+  if (ec == protocol::ErrorCode::kUnsupportedVersion && api_versions_version_ != 0) {
+    int16_t v = 0;
+    for (const auto& k : decoded->api_keys) {
+      if (k.api_key == protocol::ApiVersionsRequest::kApiKey) v = std::min<int16_t>(k.max_version, 3);
+    }
+    if (v >= api_versions_version_) v = 0;
+    SendApiVersions(v, now);
+    return absl::OkStatus();
+  }
+  if (ec != protocol::ErrorCode::kNone) {
+    return protocol::ErrorCodeToStatus(ec, absl::StrCat("ApiVersions from ", address_.ToString()));
+  }
+  versions_.clear();
+  for (const auto& k : decoded->api_keys) versions_[k.api_key] = {k.min_version, k.max_version};
+  api_versions_correlation_ = -1;
+  state_ = State::kReady;
+  setup_deadline_ = absl::InfiniteFuture();
+  return absl::OkStatus();
+}
+
+std::optional<std::pair<int16_t, int16_t>> BrokerConnection::BrokerVersions(
+    int16_t api_key) const {
+  auto it = versions_.find(api_key);
+  if (it == versions_.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::StatusOr<int32_t> BrokerConnection::Enqueue(int16_t api_key, int16_t version,
+                                                  Encoder& encode) {
+  if (state_ != State::kReady) {
+    return absl::FailedPreconditionError("BrokerConnection::Enqueue before the connection is ready");
+  }
+  protocol::RequestHeader h;
+  h.api_key = api_key;
+  h.api_version = version;
+  h.correlation_id = next_correlation_id_++;
+  h.client_id.emplace(options_.client_id);
+  size_t start = protocol::BeginFrame(out_);
+  protocol::Writer w(&out_);
+  h.Encode(w, protocol::RequestHeaderVersion(api_key, version));
+  encode(w, version);
+  if (!w.status().ok()) {
+    out_.Truncate(start);
+    return w.status();
+  }
+  RUNNEL_RETURN_IF_ERROR(protocol::FinishFrame(out_, start));
+  return h.correlation_id;
+}
+
+void BrokerConnection::Track(int32_t correlation_id, InFlight in_flight) {
+  in_flight_.emplace(correlation_id, std::move(in_flight));
+}
+
+absl::Status BrokerConnection::WritePending() {
+  while (out_pos_ < out_.size()) {
+    ssize_t n = ::send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return absl::OkStatus();
+      if (errno == EINTR) continue;
+      return absl::UnavailableError(
+          absl::StrCat("write to ", address_.ToString(), ": ", std::strerror(errno)));
+    }
+    out_pos_ += static_cast<size_t>(n);
+  }
+  out_.Clear();
+  out_pos_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status BrokerConnection::ReadFrames(absl::Time now, Completions* completions) {
+  for (;;) {
+    size_t old = in_.size();
+    uint8_t* p = in_.AppendUninitialized(kReadChunk);
+    ssize_t n = ::recv(fd_, p, kReadChunk, 0);
+    if (n < 0) {
+      in_.Truncate(old);
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EINTR) continue;
+      return absl::UnavailableError(
+          absl::StrCat("read from ", address_.ToString(), ": ", std::strerror(errno)));
+    }
+    in_.Truncate(old + static_cast<size_t>(n));
+    if (n == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("broker ", address_.ToString(), " closed the connection"));
+    }
+    if (static_cast<size_t>(n) < kReadChunk) break;
+  }
+  size_t pos = 0;
+  while (in_.size() - pos >= protocol::kFrameSizeBytes) {
+    RUNNEL_ASSIGN_OR_RETURN(size_t size,
+                            protocol::ParseFrameSize(in_.span().subspan(pos),
+                                                     static_cast<size_t>(options_.max_response_bytes)));
+    if (in_.size() - pos - protocol::kFrameSizeBytes < size) break;
+    ByteBuffer frame(size);
+    frame.Append(in_.data() + pos + protocol::kFrameSizeBytes, size);
+    pos += protocol::kFrameSizeBytes + size;
+    RUNNEL_RETURN_IF_ERROR(CompleteFrame(std::move(frame), now, completions));
+  }
+  if (pos > 0) {
+    size_t rest = in_.size() - pos;
+    if (rest > 0) std::memmove(in_.data(), in_.data() + pos, rest);
+    in_.Truncate(rest);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BrokerConnection::CompleteFrame(ByteBuffer frame, absl::Time now,
+                                             Completions* completions) {
+  if (frame.size() < 4) {
+    return absl::UnavailableError(absl::StrCat("broker ", address_.ToString(),
+                                               ": response frame shorter than its header"));
+  }
+  protocol::Reader peek(frame.span());
+  int32_t correlation_id = peek.Int32("correlation_id");
+  if (correlation_id == api_versions_correlation_) {
+    RawResponse raw{node_id_, protocol::ApiVersionsRequest::kApiKey, api_versions_version_,
+                    std::move(frame), 4};
+    return OnApiVersions(std::move(raw), now);
+  }
+  auto it = in_flight_.find(correlation_id);
+  if (it == in_flight_.end()) {
+    // Kafka answers in order on a connection; an id we did not send means
+    // the stream is not what we think it is.
+    return absl::UnavailableError(absl::StrCat("broker ", address_.ToString(),
+                                               ": response with unknown correlation id ",
+                                               correlation_id));
+  }
+  InFlight req = std::move(it->second);
+  in_flight_.erase(it);
+  protocol::Reader r(frame.span());
+  auto header = protocol::ResponseHeader::Decode(
+      r, protocol::ResponseHeaderVersion(req.api_key, req.api_version));
+  if (!header.ok()) {
+    completions->push_back({std::move(req.done), header.status()});
+    return absl::OkStatus();
+  }
+  size_t body = r.offset();
+  completions->push_back(
+      {std::move(req.done),
+       RawResponse{node_id_, req.api_key, req.api_version, std::move(frame), body}});
+  return absl::OkStatus();
+}
+
+absl::Status BrokerConnection::HandleEvents(short revents, absl::Time now,
+                                            Completions* completions) {
+  if (state_ == State::kDisconnected) return absl::OkStatus();
+  if (state_ == State::kConnecting) {
+    if ((revents & (POLLOUT | POLLERR | POLLHUP)) == 0) return absl::OkStatus();
+    RUNNEL_RETURN_IF_ERROR(FinishConnect(now));
+  }
+  if (revents & (POLLIN | POLLHUP | POLLERR)) {
+    RUNNEL_RETURN_IF_ERROR(ReadFrames(now, completions));
+  }
+  return WritePending();
+}
+
+void BrokerConnection::Close(const absl::Status& status, Completions* completions) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  state_ = State::kDisconnected;
+  last_error_ = status;
+  for (auto& [id, req] : in_flight_) completions->push_back({std::move(req.done), status});
+  in_flight_.clear();
+  out_.Clear();
+  out_pos_ = 0;
+  in_.Clear();
+  versions_.clear();
+  api_versions_correlation_ = -1;
+  setup_deadline_ = absl::InfiniteFuture();
+}
+
+absl::Time BrokerConnection::NextDeadline() const {
+  absl::Time t = setup_deadline_;
+  for (const auto& [id, req] : in_flight_) t = std::min(t, req.deadline);
+  return t;
+}
+
+bool BrokerConnection::TimedOut(absl::Time now) const { return NextDeadline() <= now; }
+
+}  // namespace runnel::client

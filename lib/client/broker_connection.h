@@ -1,0 +1,150 @@
+// BrokerConnection: one TCP connection from a client to one broker, driven
+// by ClientCore's I/O thread with poll(). It connects without blocking,
+// negotiates API versions (ApiVersions v3, falling back to v0 for brokers
+// that answer UNSUPPORTED_VERSION), frames requests, pipelines them (any
+// number in flight) and matches each response to its request by
+// correlation id.
+//
+//   BrokerConnection conn(node_id, {"127.0.0.1", 9092}, options);
+//   RUNNEL_RETURN_IF_ERROR(conn.StartConnect(absl::Now()));
+//   // loop: poll(conn.fd(), conn.WantedEvents()) then
+//   absl::Status s = conn.HandleEvents(revents, absl::Now(), &completions);
+//   // once conn.state() == kReady:
+//   RUNNEL_ASSIGN_OR_RETURN(int32_t id, conn.Enqueue(api_key, version, encode));
+//   conn.Track(id, std::move(in_flight));
+//   RUNNEL_RETURN_IF_ERROR(conn.Flush());
+//
+// Ownership and threads: owned by ClientCore and used on its I/O thread only.
+// Callbacks are never run from inside the connection: finished requests are
+// appended to a Completions list the caller runs afterwards, so a callback
+// may send new requests without re-entering the connection.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/properties.h"
+#include "runnel/client_options.h"
+#include "runnel/common/byte_buffer.h"
+#include "runnel/protocol/wire.h"
+
+namespace runnel::client {
+
+// A response as it came off the wire: the frame payload (response header +
+// body) and where the body starts.
+struct RawResponse {
+  int32_t node_id = 0;
+  int16_t api_key = 0;
+  int16_t api_version = 0;
+  ByteBuffer frame;
+  size_t body_offset = 0;
+  std::span<const uint8_t> body() const { return frame.span().subspan(body_offset); }
+};
+
+using RawCallback = absl::AnyInvocable<void(absl::StatusOr<RawResponse>)>;
+// Encodes a request body at the version it is given.
+using Encoder = absl::AnyInvocable<void(protocol::Writer&, int16_t version)>;
+
+// A finished request and its outcome; run by the caller, outside the
+// connection.
+struct Completion {
+  RawCallback done;
+  absl::StatusOr<RawResponse> result;
+};
+using Completions = std::vector<Completion>;
+
+class BrokerConnection {
+ public:
+  enum class State { kDisconnected, kConnecting, kNegotiating, kReady };
+
+  struct InFlight {
+    int16_t api_key = 0;
+    int16_t api_version = 0;
+    absl::Time sent;
+    absl::Time deadline;
+    RawCallback done;
+  };
+
+  BrokerConnection(int32_t node_id, HostPort address, const ClientOptions& options);
+  ~BrokerConnection();
+  BrokerConnection(const BrokerConnection&) = delete;
+  BrokerConnection& operator=(const BrokerConnection&) = delete;
+
+  int32_t node_id() const { return node_id_; }
+  const HostPort& address() const { return address_; }
+  State state() const { return state_; }
+  int fd() const { return fd_; }
+  size_t in_flight() const { return in_flight_.size(); }
+  // The last error that closed the connection (OK when it never failed).
+  const absl::Status& last_error() const { return last_error_; }
+
+  // Resolves the address and begins a non-blocking connect. An error leaves
+  // the connection kDisconnected.
+  absl::Status StartConnect(absl::Time now);
+  // poll() events to wait for (0 when disconnected).
+  short WantedEvents() const;
+  // Handles poll() results: finishes the connect, writes, reads and
+  // completes responses. An error means the connection is broken; the
+  // caller closes it with Close().
+  absl::Status HandleEvents(short revents, absl::Time now, Completions* completions);
+
+  // The broker's version range for `api_key`, nullopt when the broker does
+  // not offer it. Meaningful once kReady.
+  std::optional<std::pair<int16_t, int16_t>> BrokerVersions(int16_t api_key) const;
+
+  // Frames a request at `version` into the write buffer and returns its
+  // correlation id; an encoding error (a value the version cannot carry)
+  // leaves the buffer as it was. Needs kReady. Flush() sends it.
+  absl::StatusOr<int32_t> Enqueue(int16_t api_key, int16_t version, Encoder& encode);
+  // Expects a response to `correlation_id`.
+  void Track(int32_t correlation_id, InFlight in_flight);
+  // Writes what the socket takes now; the rest goes when poll() says so.
+  // An error means the connection is broken.
+  absl::Status Flush() { return WritePending(); }
+
+  // Fails every in-flight request with `status` (into `completions`) and
+  // closes the socket; state becomes kDisconnected.
+  void Close(const absl::Status& status, Completions* completions);
+
+  // The earliest deadline among in-flight requests and the connect (or
+  // InfiniteFuture); past it the caller closes the connection.
+  absl::Time NextDeadline() const;
+  // Whether an in-flight request or the connection setup is past its deadline.
+  bool TimedOut(absl::Time now) const;
+
+ private:
+  absl::Status FinishConnect(absl::Time now);
+  void SendApiVersions(int16_t version, absl::Time now);
+  absl::Status OnApiVersions(absl::StatusOr<RawResponse> response, absl::Time now);
+  absl::Status ReadFrames(absl::Time now, Completions* completions);
+  absl::Status WritePending();
+  absl::Status CompleteFrame(ByteBuffer frame, absl::Time now, Completions* completions);
+
+  const int32_t node_id_;
+  const HostPort address_;
+  const ClientOptions& options_;
+  State state_ = State::kDisconnected;
+  int fd_ = -1;
+  absl::Time setup_deadline_ = absl::InfiniteFuture();
+  int32_t next_correlation_id_ = 1;
+  ByteBuffer out_;
+  size_t out_pos_ = 0;
+  ByteBuffer in_;
+  std::map<int32_t, InFlight> in_flight_;
+  // ApiVersions exchange: the correlation id of our request, -1 when none.
+  int32_t api_versions_correlation_ = -1;
+  int16_t api_versions_version_ = 3;
+  std::map<int16_t, std::pair<int16_t, int16_t>> versions_;
+  absl::Status last_error_;
+};
+
+}  // namespace runnel::client
