@@ -1,0 +1,71 @@
+// The producer's units of work: a ProducerBatch (one partition's records on
+// their way, as one record batch v2) and the per-partition state the
+// sender keeps for ordering and idempotence.
+//
+// Sequence numbers (idempotence): a batch gets its base sequence the first
+// time it is sent and keeps it across retries; the broker accepts a
+// partition's batches only in sequence order, drops one it already has
+// (DUPLICATE_SEQUENCE_NUMBER, or success with the first offset on newer
+// brokers) and refuses a gap (OUT_OF_ORDER_SEQUENCE_NUMBER). So after a
+// retriable failure the sender puts the batch back at the front of its
+// partition's queue, lets every other in-flight batch of that partition
+// come back (those behind it fail with OUT_OF_ORDER_SEQUENCE_NUMBER, which
+// is then retriable too) and resends from the lowest sequence: order is
+// kept with up to 5 requests in flight.
+//
+// Owned by the producer; guarded by its mutex while queued, owned by the
+// sender thread while in flight.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "runnel/common/byte_buffer.h"
+#include "runnel/producer.h"
+#include "runnel/protocol/record_batch.h"
+
+namespace runnel::client {
+
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+  friend bool operator==(const TopicPartition&, const TopicPartition&) = default;
+  friend auto operator<=>(const TopicPartition&, const TopicPartition&) = default;
+};
+
+struct ProducerBatch {
+  TopicPartition tp;
+  protocol::RecordBatchBuilder builder;
+  std::vector<DeliveryCallback> callbacks;  // one per record, in order
+  std::vector<int64_t> timestamps;          // CreateTime per record
+  int64_t memory = 0;                       // bytes charged to buffer.memory
+  absl::Time created;
+  absl::Time deadline;  // created + delivery.timeout.ms
+  bool closed = false;  // no more appends (full, or drained)
+  ByteBuffer bytes;     // the finished batch (kept for retries)
+  int64_t producer_id = -1;  // stamped into `bytes` at each send
+  int16_t producer_epoch = -1;
+  int32_t base_sequence = -1;
+  int attempts = 0;
+  absl::Time retry_after = absl::InfinitePast();
+
+  int32_t record_count() const { return static_cast<int32_t>(callbacks.size()); }
+};
+
+struct PartitionState {
+  // Batches not in flight: retried ones (with sequences, in sequence order)
+  // first, then new ones; the last may still take records.
+  std::deque<std::unique_ptr<ProducerBatch>> queue;
+  int32_t next_sequence = 0;
+  int in_flight = 0;
+  // Base sequences of batches sent and not yet finished (in flight or
+  // waiting to be retried).
+  std::set<int32_t> unacked;
+};
+
+}  // namespace runnel::client
