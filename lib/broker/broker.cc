@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/broker_context.h"
+#include "broker/meta_properties.h"
 #include "broker/metadata_log.h"
 #include "broker/router.h"
 #include "broker/server_config.h"
@@ -33,6 +34,10 @@ class BrokerImpl : public Broker {
     if (absl::Status s = broker::ApplyServerProperties(options.properties, &config); !s.ok()) {
       return s;
     }
+    // meta.properties first, as Kafka checks it before loading any log.
+    absl::StatusOr<broker::MetaProperties> meta =
+        broker::LoadOrCreateMetaProperties(config.data_dir, config.broker.node_id);
+    if (!meta.ok()) return meta.status();
     storage::LogManagerOptions lm;
     lm.data_dir = config.data_dir;
     lm.default_log_options = config.log_defaults;
@@ -48,7 +53,12 @@ class BrokerImpl : public Broker {
     if (absl::Status s = topics_->Load(); !s.ok()) return s;
 
     ctx_.config = config.broker;
-    ctx_.config.cluster_id = "runnel-cluster-0";  // TODO(issue 4): random, kept in meta.properties
+    ctx_.config.cluster_id = meta->cluster_id;
+    ctx_.static_configs = options.properties;
+    ctx_.static_configs["listeners"] =
+        absl::StrCat("PLAINTEXT://", config.listen_host, ":", config.listen_port);
+    ctx_.static_configs["log.dirs"] = config.data_dir;
+    ctx_.static_configs["node.id"] = absl::StrCat(config.broker.node_id);
     ctx_.topics = topics_.get();
     ctx_.router = &router_;
     ctx_.timers = &timers_;
@@ -56,6 +66,8 @@ class BrokerImpl : public Broker {
     broker::RegisterProduceHandler(&ctx_);
     broker::RegisterFetchHandler(&ctx_);
     broker::RegisterListOffsetsHandler(&ctx_);
+    broker::RegisterDeleteRecordsHandler(&ctx_);
+    broker::RegisterConfigHandlers(&ctx_);
     broker::RegisterTopicAdminHandlers(&ctx_);
 
     net::ServerOptions so;

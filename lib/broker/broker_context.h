@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "broker/router.h"
@@ -33,6 +34,9 @@ struct BrokerContext {
   TopicRegistry* topics = nullptr;
   RequestRouter* router = nullptr;
   group::TimerService* timers = nullptr;
+  // The broker's statically set configs (server.properties keys and the
+  // flags behind listeners, log.dirs and node.id), for DescribeConfigs.
+  std::map<std::string, std::string> static_configs;
 };
 
 // Registers the handlers for the APIs in handlers/*.cc with ctx->router.
@@ -40,6 +44,9 @@ void RegisterMetadataHandlers(BrokerContext* ctx);  // ApiVersions, Metadata, De
 void RegisterProduceHandler(BrokerContext* ctx);
 void RegisterFetchHandler(BrokerContext* ctx);
 void RegisterListOffsetsHandler(BrokerContext* ctx);
+void RegisterDeleteRecordsHandler(BrokerContext* ctx);
+// DescribeConfigs, AlterConfigs, IncrementalAlterConfigs.
+void RegisterConfigHandlers(BrokerContext* ctx);
 void RegisterTopicAdminHandlers(BrokerContext* ctx);  // CreateTopics, DeleteTopics, CreatePartitions
 
 }  // namespace runnel::broker

@@ -222,4 +222,39 @@ TopicError TopicRegistry::AddPartitions(const std::string& name, int32_t total,
   return {};
 }
 
+TopicError TopicRegistry::AlterConfigs(
+    const std::string& name,
+    const std::function<TopicError(std::map<std::string, std::string>*)>& edit,
+    bool validate_only) {
+  absl::MutexLock l(&mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) {
+    return {ErrorCode::kUnknownTopicOrPartition, absl::StrCat("topic '", name, "' does not exist")};
+  }
+  const Topic& old = *it->second;
+  std::map<std::string, std::string> configs = old.configs;
+  if (TopicError e = edit(&configs); !e.ok()) return e;
+  absl::StatusOr<storage::LogOptions> options =
+      storage::LogOptions::FromProperties(configs, defaults_);
+  if (!options.ok()) return {ErrorCode::kInvalidConfig, std::string(options.status().message())};
+  if (validate_only) return {};
+  // The whole topic record again, with the new configs: replay keeps the
+  // latest record for a name, so a crash after this leaves the new configs.
+  TopicMetadata meta{old.id, static_cast<int32_t>(old.partitions.size()), configs};
+  if (absl::Status s = metadata_->AppendTopic(name, meta); !s.ok()) {
+    return {ErrorCode::kKafkaStorageError, std::string(s.message())};
+  }
+  auto changed = std::make_shared<Topic>(old);
+  changed->configs = std::move(configs);
+  it->second = changed;
+  for (const auto& p : changed->partitions) {
+    if (absl::Status s = p->log->UpdateOptions(*options); !s.ok()) {
+      // Recorded already: the next start opens the log with these options.
+      return {ErrorCode::kKafkaStorageError,
+              absl::StrCat("partition ", p->index, ": ", std::string(s.message()))};
+    }
+  }
+  return {};
+}
+
 }  // namespace runnel::broker

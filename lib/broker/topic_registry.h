@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -74,6 +75,20 @@ class TopicRegistry {
   TopicError Delete(const std::string& name);
   // Grows a topic to `total` partitions.
   TopicError AddPartitions(const std::string& name, int32_t total, bool validate_only);
+
+  // Changes the topic's config overrides: `edit` gets the current ones and
+  // changes them in place (keys it removes go back to the broker defaults)
+  // or returns an error, which is passed on. It runs under the registry's
+  // lock, so concurrent changes never lose one another. The result is
+  // validated (INVALID_CONFIG saying which key and why), recorded in the
+  // metadata log and applied to every partition's live log, unless
+  // `validate_only`. UNKNOWN_TOPIC_OR_PARTITION for a missing topic.
+  TopicError AlterConfigs(const std::string& name,
+                          const std::function<TopicError(std::map<std::string, std::string>*)>& edit,
+                          bool validate_only);
+
+  // The broker-wide log options topics without overrides use.
+  const storage::LogOptions& defaults() const { return defaults_; }
 
   static protocol::Uuid NewTopicId();
   static TopicError ValidateName(const std::string& name);
