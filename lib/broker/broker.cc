@@ -2,11 +2,14 @@
 // router and its handlers, and the net server together.
 #include "runnel/broker.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "broker/broker_context.h"
+#include "broker/group/group_coordinator.h"
+#include "broker/group/group_registration.h"
 #include "broker/meta_properties.h"
 #include "broker/metadata_log.h"
 #include "broker/router.h"
@@ -48,6 +51,10 @@ class BrokerImpl : public Broker {
         broker::MetadataLog::Open(logs_.get());
     if (!metadata.ok()) return metadata.status();
     metadata_ = *std::move(metadata);
+    // The coordinator creates the __consumer_offsets partitions before the
+    // topic registry loads, which then lists them (as an internal topic) in
+    // Metadata like any other.
+    if (absl::Status s = StartGroupCoordinator(config); !s.ok()) return s;
     topics_ = std::make_unique<broker::TopicRegistry>(logs_.get(), metadata_.get(),
                                                       config.log_defaults);
     if (absl::Status s = topics_->Load(); !s.ok()) return s;
@@ -69,6 +76,7 @@ class BrokerImpl : public Broker {
     broker::RegisterDeleteRecordsHandler(&ctx_);
     broker::RegisterConfigHandlers(&ctx_);
     broker::RegisterTopicAdminHandlers(&ctx_);
+    broker::group::RegisterGroupHandlers(router_, coordinator_.get());
 
     net::ServerOptions so;
     so.host = config.listen_host;
@@ -85,6 +93,8 @@ class BrokerImpl : public Broker {
           (so.host == "0.0.0.0" || so.host == "::") ? "127.0.0.1" : so.host;
       ctx_.config.advertised_port = server_->port();
     }
+    coordinator_->SetEndpoint(ctx_.config.node_id, ctx_.config.advertised_host,
+                              ctx_.config.advertised_port);
     return absl::OkStatus();
   }
 
@@ -97,6 +107,9 @@ class BrokerImpl : public Broker {
     stopped_ = true;
     if (server_ != nullptr) server_->Stop(timeout);
     server_.reset();
+    // No request is left to reach the coordinator; its last offsets are in
+    // the log, which Close flushes.
+    coordinator_.reset();
     if (logs_ == nullptr) return absl::OkStatus();
     // LogManager::Close flushes every log (flush_on_close) and writes the
     // recovery-point and log-start checkpoints.
@@ -105,9 +118,45 @@ class BrokerImpl : public Broker {
   }
 
  private:
+  absl::Status StartGroupCoordinator(const broker::ServerConfig& config) {
+    broker::group::GroupCoordinatorOptions go;
+    go.node_id = config.broker.node_id;
+    go.host = config.broker.advertised_host;
+    go.port = config.broker.advertised_port;
+    go.group.initial_rebalance_delay_ms = config.group_initial_rebalance_delay_ms;
+    go.group.offsets_retention_ms = config.offsets_retention_minutes * 60 * 1000;
+    // An existing __consumer_offsets keeps its partition count, as in Kafka:
+    // groups hash to partitions by it.
+    int32_t existing = 0;
+    for (const storage::TopicPartition& tp : logs_->ListLogs()) {
+      if (tp.topic == broker::group::kOffsetsTopicName) {
+        existing = std::max(existing, tp.partition + 1);
+      }
+    }
+    go.offsets_topic.num_partitions =
+        existing > 0 ? existing : config.offsets_topic_num_partitions;
+    // The coordinator appends to the log directly, not through Produce:
+    // move the high watermark that Fetch reads up to it.
+    go.offsets_topic.on_append = [this](int32_t partition, int64_t end_offset) {
+      if (topics_ == nullptr) return;
+      std::shared_ptr<broker::Partition> p =
+          topics_->FindPartition(std::string(broker::group::kOffsetsTopicName), partition);
+      if (p == nullptr) return;
+      int64_t hw = p->high_watermark.load();
+      while (hw < end_offset && !p->high_watermark.compare_exchange_weak(hw, end_offset)) {
+      }
+    };
+    absl::StatusOr<std::unique_ptr<broker::group::GroupCoordinator>> coordinator =
+        broker::group::GroupCoordinator::Create(logs_.get(), &timers_, go);
+    if (!coordinator.ok()) return coordinator.status();
+    coordinator_ = *std::move(coordinator);
+    return coordinator_->Load();
+  }
+
   bool stopped_ = false;
   broker::group::ThreadTimerService timers_;
   std::unique_ptr<storage::LogManager> logs_;
+  std::unique_ptr<broker::group::GroupCoordinator> coordinator_;
   std::unique_ptr<broker::MetadataLog> metadata_;
   std::unique_ptr<broker::TopicRegistry> topics_;
   broker::RequestRouter router_;

@@ -110,6 +110,9 @@ absl::Status ApplyServerProperties(const std::map<std::string, std::string>& pro
       c->idle_timeout = absl::Milliseconds(v);
     } else if (key == "group.initial.rebalance.delay.ms") {
       s = ParseInt(key, value, 0, INT32_MAX, &c->group_initial_rebalance_delay_ms);
+    } else if (key == "offsets.topic.num.partitions") {
+      s = ParseInt(key, value, 1, 1000, &v);
+      c->offsets_topic_num_partitions = static_cast<int32_t>(v);
     } else if (key == "offsets.retention.minutes") {
       s = ParseInt(key, value, 1, INT32_MAX, &c->offsets_retention_minutes);
     } else if (auto it = LogKeys().find(key); it != LogKeys().end()) {

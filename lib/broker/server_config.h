@@ -25,6 +25,10 @@ struct ServerConfig {
   absl::Duration idle_timeout = absl::Minutes(10);    // connections.max.idle.ms
   int64_t group_initial_rebalance_delay_ms = 3000;
   int64_t offsets_retention_minutes = 7 * 24 * 60;
+  // offsets.topic.num.partitions: partitions of __consumer_offsets when the
+  // broker creates it. Groups hash to a partition by the count, so as in
+  // Kafka an existing topic keeps the count it was created with.
+  int32_t offsets_topic_num_partitions = 50;
   bool advertised_set = false;
 };
 

@@ -116,7 +116,10 @@ absl::Status OffsetsTopic::Append(int32_t partition, std::span<const OffsetsReco
     rec.timestamp_ms = timestamp_ms;
     batch.push_back(rec);
   }
-  return (*log)->AppendRecords(batch).status();
+  absl::StatusOr<storage::AppendResult> appended = (*log)->AppendRecords(batch);
+  if (!appended.ok()) return appended.status();
+  if (options_.on_append) options_.on_append(partition, appended->last_offset + 1);
+  return absl::OkStatus();
 }
 
 absl::Status OffsetsTopic::Replay(int32_t partition, const Visitor& visit) const {

@@ -47,6 +47,12 @@ struct OffsetsTopicOptions {
   // offsets.topic.segment.bytes: small segments let compaction drop old
   // commits sooner; the offsets topic is written often in small records.
   int64_t segment_bytes = 100LL << 20;
+  // Called after each append with the partition and its new end offset, on
+  // the appending thread (possibly several at once, out of order): the
+  // broker moves the partition's high watermark so that consumers of
+  // __consumer_offsets (lag monitors such as Burrow) see the records. Must
+  // not call back into the OffsetsTopic.
+  std::function<void(int32_t partition, int64_t end_offset)> on_append;
 };
 
 // One record to append: a null value is a tombstone.
