@@ -45,6 +45,33 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 }
 
+# kafkajs, a Kafka client written from scratch in JavaScript, for the
+# interop tests: npm installs it once into build-deps/ (outside git, like the
+# build directories); tests/interop/kafkajs_test.js skips without it. npm
+# comes with Node.js; Debian's nodejs and npm packages when it is missing.
+KAFKAJS_VERSION=2.2.4
+NODE_DEPS_DIR="$ROOT/build-deps"
+
+install_node_deps() {
+  local pkg="$NODE_DEPS_DIR/node_modules/kafkajs/package.json"
+  if [ -f "$pkg" ] && grep -q "\"version\": \"$KAFKAJS_VERSION\"" "$pkg"; then
+    log "kafkajs $KAFKAJS_VERSION present"
+    return
+  fi
+  if ! command -v npm >/dev/null; then
+    log "installing nodejs and npm"
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm
+  fi
+  log "installing kafkajs $KAFKAJS_VERSION into $NODE_DEPS_DIR"
+  mkdir -p "$NODE_DEPS_DIR"
+  npm install --prefix "$NODE_DEPS_DIR" --no-audit --no-fund --no-package-lock \
+    "kafkajs@$KAFKAJS_VERSION" ||
+    log "npm install failed: the kafkajs interop test will be skipped"
+}
+
 # configure DIR [meson options...]: sets up DIR once, reconfigures otherwise.
 configure() {
   local dir="$1"; shift
@@ -150,6 +177,7 @@ run_fuzzers() {
 main() {
   local cmd="${1:-build}"
   install_packages
+  install_node_deps
   case "$cmd" in
     build) build_main ;;
     run) build_main; run_main ;;
