@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,11 +19,12 @@ namespace runnel::broker::testing {
 
 class BrokerFixture {
  public:
-  BrokerFixture() {
+  // `properties`: server.properties keys for the first start.
+  explicit BrokerFixture(std::map<std::string, std::string> properties = {}) {
     char tmpl[] = "/tmp/runnel-broker-test-XXXXXX";
     REQUIRE(::mkdtemp(tmpl) != nullptr);
     dir_ = tmpl;
-    Start();
+    Start(std::move(properties));
   }
   ~BrokerFixture() {
     if (broker_ != nullptr) (void)broker_->Stop(absl::Seconds(5));
