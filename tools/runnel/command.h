@@ -34,6 +34,8 @@ int RunCommandTable(std::string_view prefix, std::span<const Command> table,
                     std::span<const std::string> args);
 
 // Command groups (one file each).
-int RunLogCommand(std::span<const std::string> args);  // log_commands.cc
+int RunLogCommand(std::span<const std::string> args);      // log_commands.cc
+int RunProduceCommand(std::span<const std::string> args);  // produce_commands.cc
+int RunPerfCommand(std::span<const std::string> args);     // produce_commands.cc
 
 }  // namespace runnel::tools

@@ -44,6 +44,8 @@ namespace {
 
 constexpr Command kGroups[] = {
     {"log", "read, write and check partition logs in a data directory", RunLogCommand},
+    {"produce", "send stdin lines to a topic (-b BOOTSTRAP -t TOPIC)", RunProduceCommand},
+    {"perf", "load generators: perf produce", RunPerfCommand},
 };
 
 }  // namespace
