@@ -12,6 +12,7 @@
 #include "broker/group/group_registration.h"
 #include "broker/meta_properties.h"
 #include "broker/metadata_log.h"
+#include "broker/producer_ids.h"
 #include "broker/router.h"
 #include "broker/server_config.h"
 #include "broker/topic_registry.h"
@@ -76,6 +77,13 @@ class BrokerImpl : public Broker {
     broker::RegisterDeleteRecordsHandler(&ctx_);
     broker::RegisterConfigHandlers(&ctx_);
     broker::RegisterTopicAdminHandlers(&ctx_);
+    // Producer ids continue after the last block the metadata log recorded.
+    absl::StatusOr<broker::MetadataState> replayed = metadata_->Replay();
+    if (!replayed.ok()) return replayed.status();
+    producer_ids_ = std::make_unique<broker::ProducerIdManager>(
+        metadata_.get(), ctx_.config.node_id, replayed->next_producer_id_block);
+    ctx_.producer_ids = producer_ids_.get();
+    broker::RegisterInitProducerIdHandler(&ctx_);
     broker::group::RegisterGroupHandlers(router_, coordinator_.get());
 
     net::ServerOptions so;
@@ -159,6 +167,7 @@ class BrokerImpl : public Broker {
   std::unique_ptr<broker::group::GroupCoordinator> coordinator_;
   std::unique_ptr<broker::MetadataLog> metadata_;
   std::unique_ptr<broker::TopicRegistry> topics_;
+  std::unique_ptr<broker::ProducerIdManager> producer_ids_;
   broker::RequestRouter router_;
   BrokerContext ctx_;
   std::unique_ptr<net::Server> server_;

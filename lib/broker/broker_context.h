@@ -13,6 +13,8 @@
 
 namespace runnel::broker {
 
+class ProducerIdManager;  // producer_ids.h
+
 struct BrokerConfig {
   int32_t node_id = 0;
   // What Metadata tells clients to connect to (advertised.listeners).
@@ -27,6 +29,9 @@ struct BrokerConfig {
   bool auto_create_topics = true;
   // message.max.bytes: the largest record batch a produce may append.
   int32_t message_max_bytes = 1024 * 1024 + 12;
+  // producer.id.expiration.ms: a partition forgets an idempotent producer
+  // whose last batch is this much older than the clock (Kafka 3.4+: 1 day).
+  int64_t producer_id_expiration_ms = 24 * 60 * 60 * 1000;
 };
 
 struct BrokerContext {
@@ -34,6 +39,7 @@ struct BrokerContext {
   TopicRegistry* topics = nullptr;
   RequestRouter* router = nullptr;
   group::TimerService* timers = nullptr;
+  ProducerIdManager* producer_ids = nullptr;  // InitProducerId
   // The broker's statically set configs (server.properties keys and the
   // flags behind listeners, log.dirs and node.id), for DescribeConfigs.
   std::map<std::string, std::string> static_configs;
@@ -48,5 +54,6 @@ void RegisterDeleteRecordsHandler(BrokerContext* ctx);
 // DescribeConfigs, AlterConfigs, IncrementalAlterConfigs.
 void RegisterConfigHandlers(BrokerContext* ctx);
 void RegisterTopicAdminHandlers(BrokerContext* ctx);  // CreateTopics, DeleteTopics, CreatePartitions
+void RegisterInitProducerIdHandler(BrokerContext* ctx);  // needs ctx->producer_ids
 
 }  // namespace runnel::broker

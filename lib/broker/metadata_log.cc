@@ -1,5 +1,6 @@
 #include "broker/metadata_log.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -50,6 +51,13 @@ absl::Status MetadataLog::AppendRemoveTopic(const std::string& name) {
   return AppendBytes(rec.SerializeAsString());
 }
 
+absl::Status MetadataLog::AppendProducerIdBlock(int32_t broker_id, int64_t next_block_start) {
+  metadata::MetadataRecord rec;
+  rec.mutable_producer_ids()->set_broker_id(broker_id);
+  rec.mutable_producer_ids()->set_next_producer_id_block_start(next_block_start);
+  return AppendBytes(rec.SerializeAsString());
+}
+
 absl::StatusOr<MetadataState> MetadataLog::Replay() const {
   MetadataState state;
   int64_t offset = log_->log_start_offset();
@@ -84,6 +92,9 @@ absl::StatusOr<MetadataState> MetadataLog::Replay() const {
         } else if (m.has_remove_topic()) {
           state.topics.erase(m.remove_topic().name());
           state.removed[m.remove_topic().name()] = true;
+        } else if (m.has_producer_ids()) {
+          state.next_producer_id_block = std::max(
+              state.next_producer_id_block, m.producer_ids().next_producer_id_block_start());
         }
       }
     }

@@ -3,7 +3,8 @@
 // <data-dir>/__cluster_metadata-0. Each change is appended and fsynced
 // before it takes effect, so a crash leaves either the old or the new state.
 //
-// Threads: Append from one thread at a time (TopicRegistry holds its lock).
+// Threads: Append* from any thread (the storage Log serialises its writers;
+// TopicRegistry and the producer id manager each hold their own lock).
 #pragma once
 
 #include <cstdint>
@@ -32,6 +33,9 @@ struct MetadataState {
   // Names whose latest record removed them: leftover partition directories
   // of these are deleted at start-up.
   std::map<std::string, bool> removed;
+  // Where the next block of producer ids starts (the highest
+  // ProducerIdsRecord); 0 before the first InitProducerId.
+  int64_t next_producer_id_block = 0;
 };
 
 class MetadataLog {
@@ -44,6 +48,8 @@ class MetadataLog {
   absl::Status AppendTopic(const std::string& name, const TopicMetadata& topic);
   absl::Status AppendPartitionCount(const std::string& name, int32_t partitions);
   absl::Status AppendRemoveTopic(const std::string& name);
+  // Reserves producer ids below `next_block_start` (producer_ids.h).
+  absl::Status AppendProducerIdBlock(int32_t broker_id, int64_t next_block_start);
 
  private:
   explicit MetadataLog(std::shared_ptr<storage::Log> log) : log_(std::move(log)) {}

@@ -4,30 +4,20 @@
 // means "on every in-sync replica", not "fsynced"; flush.ms/flush.messages
 // decide when the storage fsyncs). A SIGKILL loses nothing acknowledged; a
 // power failure can lose what was not yet flushed, as in Kafka.
+// Idempotent producers' batches are checked and deduplicated per partition
+// (producer_state_append.h).
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "broker/broker_context.h"
 #include "broker/encode.h"
+#include "broker/producer_state_append.h"
 #include "runnel/protocol/messages/produce.h"
 
 namespace runnel::broker {
 namespace {
 
 using protocol::ErrorCode;
-
-ErrorCode ErrorForAppend(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument:
-      return ErrorCode::kCorruptMessage;
-    case absl::StatusCode::kOutOfRange:
-      return ErrorCode::kMessageTooLarge;
-    case absl::StatusCode::kFailedPrecondition:
-      return ErrorCode::kInvalidRecord;
-    default:
-      return ErrorCode::kKafkaStorageError;
-  }
-}
 
 protocol::ProduceResponse::PartitionProduceResponse AppendTo(
     BrokerContext* ctx, const std::string& topic,
@@ -50,19 +40,18 @@ protocol::ProduceResponse::PartitionProduceResponse AppendTo(
                                      " bytes exceed message.max.bytes");
     return out;
   }
-  absl::MutexLock l(&p->append_mu);
-  absl::StatusOr<storage::AppendResult> r =
-      p->log->Append(std::span<uint8_t>(data.records->data(), data.records->size()));
-  if (!r.ok()) {
-    out.error_code = static_cast<int16_t>(ErrorForAppend(r.status()));
-    out.error_message = std::string(r.status().message());
+  ProducedAppend a = AppendProduced(
+      *p, std::span<uint8_t>(data.records->data(), data.records->size()),
+      ctx->config.producer_id_expiration_ms);
+  if (a.error != ErrorCode::kNone) {
+    out.error_code = static_cast<int16_t>(a.error);
+    out.error_message = std::move(a.message);
+    out.base_offset = -1;
     return out;
   }
-  // One node: every appended offset is committed at once.
-  p->high_watermark = r->last_offset + 1;
-  out.base_offset = r->base_offset;
-  out.log_append_time_ms = r->log_append_time_ms;
-  out.log_start_offset = r->log_start_offset;
+  out.base_offset = a.base_offset;
+  out.log_append_time_ms = a.log_append_time_ms;
+  out.log_start_offset = a.log_start_offset;
   return out;
 }
 

@@ -31,6 +31,8 @@
 
 namespace runnel::broker {
 
+class ProducerStateTable;  // producer_state.h
+
 struct Partition {
   std::string topic;
   int32_t index = 0;
@@ -40,6 +42,9 @@ struct Partition {
   absl::Mutex append_mu;
   // Offsets below it are visible to consumers. Only advanced after appends.
   std::atomic<int64_t> high_watermark{0};
+  // Idempotent producers' sequences (producer_state.h), rebuilt from the log
+  // by the first produce after start-up; null until then.
+  std::shared_ptr<ProducerStateTable> producers ABSL_GUARDED_BY(append_mu);
 };
 
 struct Topic {
