@@ -1,0 +1,467 @@
+// The Consumer's public calls; the group protocol, fetching and offset
+// requests are in consumer_group.cc, consumer_fetch.cc, consumer_offsets.cc.
+#include "runnel/consumer.h"
+
+#include <future>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "client/consumer_impl.h"
+#include "runnel/common/status_macros.h"
+
+namespace runnel {
+
+absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& options) {
+  RUNNEL_RETURN_IF_ERROR(options.Validate());
+  std::vector<std::unique_ptr<client::group::Assignor>> assignors;
+  for (const auto& name : options.assignment_strategies) {
+    RUNNEL_ASSIGN_OR_RETURN(auto a, client::group::MakeAssignor(name));
+    assignors.push_back(std::move(a));
+  }
+  RUNNEL_ASSIGN_OR_RETURN(auto core, client::ClientCore::Create(options.client));
+  return std::unique_ptr<Consumer>(
+      new client::ConsumerImpl(options, std::move(core), std::move(assignors)));
+}
+
+}  // namespace runnel
+
+namespace runnel::client {
+namespace {
+
+// Waits for a callback's result until `deadline`.
+template <typename T>
+struct Waiter {
+  std::shared_ptr<std::promise<T>> promise = std::make_shared<std::promise<T>>();
+  std::future<T> future = promise->get_future();
+  auto Callback() {
+    return [p = promise](T v) { p->set_value(std::move(v)); };
+  }
+  std::optional<T> Wait(absl::Time deadline) {
+    if (future.wait_until(absl::ToChronoTime(deadline)) != std::future_status::ready) {
+      return std::nullopt;
+    }
+    return future.get();
+  }
+};
+
+absl::Status TimedOut(std::string_view what) {
+  return absl::DeadlineExceededError(absl::StrCat(std::string(what), " timed out"));
+}
+
+}  // namespace
+
+ConsumerImpl::ConsumerImpl(const ConsumerOptions& options, std::unique_ptr<ClientCore> core,
+                           std::vector<std::unique_ptr<group::Assignor>> assignors)
+    : options_(options), core_(std::move(core)), assignors_(std::move(assignors)) {
+  metadata_listener_ = core_->AddMetadataListener(
+      [this](const std::shared_ptr<const ClusterMetadata>& md) { OnMetadata(md); });
+  if (options_.enable_auto_commit && !options_.group_id.empty()) ScheduleAutoCommit();
+}
+
+ConsumerImpl::~ConsumerImpl() {
+  bool closed;
+  {
+    absl::MutexLock l(&mu_);
+    closed = closed_;
+  }
+  if (!closed) Close(absl::Seconds(10)).IgnoreError();
+  core_->Shutdown(absl::Now());
+}
+
+absl::Status ConsumerImpl::CheckOpen() const {
+  if (closed_) return absl::FailedPreconditionError("the consumer is closed");
+  return absl::OkStatus();
+}
+
+absl::Status ConsumerImpl::Subscribe(const std::vector<std::string>& topics,
+                                     RebalanceListener* listener) {
+  {
+    absl::MutexLock l(&mu_);
+    RUNNEL_RETURN_IF_ERROR(CheckOpen());
+    if (options_.group_id.empty()) {
+      return absl::FailedPreconditionError("Subscribe needs a group.id");
+    }
+    if (!subscribed_) {
+      queued_bytes_ = 0;
+      assigned_.clear();  // a manual assignment ends
+    }
+    topics_ = topics;
+    pattern_.reset();
+    listener_ = listener;
+    subscribed_ = true;
+  }
+  core_->AddTopics(topics);
+  RequestRejoin();
+  return absl::OkStatus();
+}
+
+absl::Status ConsumerImpl::SubscribePattern(const std::string& regex,
+                                            RebalanceListener* listener) {
+  std::optional<std::regex> re;
+  try {
+    re.emplace(regex, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    return absl::InvalidArgumentError(absl::StrCat("bad topic pattern '", regex, "': ", e.what()));
+  }
+  {
+    absl::MutexLock l(&mu_);
+    RUNNEL_RETURN_IF_ERROR(CheckOpen());
+    if (options_.group_id.empty()) {
+      return absl::FailedPreconditionError("Subscribe needs a group.id");
+    }
+    if (!subscribed_) {
+      queued_bytes_ = 0;
+      assigned_.clear();
+    }
+    topics_.clear();
+    pattern_ = std::move(re);
+    listener_ = listener;
+    subscribed_ = true;
+  }
+  core_->SetAllTopics(true);
+  core_->RequestMetadataRefresh();
+  RequestRejoin();
+  return absl::OkStatus();
+}
+
+absl::Status ConsumerImpl::Unsubscribe() {
+  std::vector<TopicPartition> all;
+  {
+    absl::MutexLock l(&mu_);
+    RUNNEL_RETURN_IF_ERROR(CheckOpen());
+    subscribed_ = false;
+    for (const auto& [tp, ps] : assigned_) all.push_back(tp);
+  }
+  Waiter<int> revoked;
+  core_->Post([this, all, cb = revoked.Callback()]() mutable {
+    RevokeThen(all, [cb = std::move(cb)]() mutable { cb(0); });
+  });
+  revoked.Wait(absl::Now() + options_.client.request_timeout);
+  LeaveGroup(absl::Now() + options_.client.request_timeout);
+  absl::MutexLock l(&mu_);
+  group_state_ = GroupState::kIdle;
+  ++session_;
+  return absl::OkStatus();
+}
+
+void ConsumerImpl::SetAssignment(const std::vector<TopicPartition>& tps) {
+  std::map<TopicPartition, PartitionState> next;
+  for (const auto& tp : tps) {
+    auto it = assigned_.find(tp);
+    if (it != assigned_.end()) {
+      next[tp] = std::move(it->second);
+    } else {
+      next[tp].epoch = ++epoch_counter_;
+    }
+  }
+  queued_bytes_ = 0;
+  for (const auto& [tp, ps] : next) queued_bytes_ += ps.buffered_bytes;
+  assigned_ = std::move(next);
+}
+
+absl::Status ConsumerImpl::Assign(const std::vector<TopicPartition>& partitions) {
+  std::vector<std::string> topics;
+  {
+    absl::MutexLock l(&mu_);
+    RUNNEL_RETURN_IF_ERROR(CheckOpen());
+    if (subscribed_) {
+      return absl::FailedPreconditionError("Assign while subscribed: Unsubscribe first");
+    }
+    SetAssignment(partitions);
+    for (const auto& tp : partitions) topics.push_back(tp.topic);
+  }
+  core_->AddTopics(topics);
+  core_->Post([this] { InitPositions(); });
+  PumpSoon();
+  return absl::OkStatus();
+}
+
+std::vector<TopicPartition> ConsumerImpl::Assignment() const {
+  absl::MutexLock l(&mu_);
+  std::vector<TopicPartition> out;
+  for (const auto& [tp, ps] : assigned_) out.push_back(tp);
+  return out;
+}
+
+absl::StatusOr<std::vector<ConsumerRecord>> ConsumerImpl::Poll(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::vector<ConsumerRecord> out;
+  bool rejoin = false;
+  mu_.Lock();
+  last_poll_ = absl::Now();
+  if (left_for_poll_timeout_) {
+    left_for_poll_timeout_ = false;
+    rejoin = true;
+  }
+  while (true) {
+    if (closed_ || !fatal_.ok()) break;
+    if (!events_.empty()) {
+      Event e = std::move(events_.front());
+      events_.pop_front();
+      RebalanceListener* listener = listener_;
+      mu_.Unlock();
+      if (listener != nullptr) {
+        switch (e.kind) {
+          case EventKind::kAssigned: listener->OnPartitionsAssigned(e.partitions); break;
+          case EventKind::kRevoked: listener->OnPartitionsRevoked(e.partitions); break;
+          case EventKind::kLost: listener->OnPartitionsLost(e.partitions); break;
+        }
+      }
+      mu_.Lock();
+      continue;
+    }
+    // Round robin over partitions with records, so none starves.
+    const size_t n = assigned_.size();
+    auto it = assigned_.begin();
+    if (n > 0) std::advance(it, poll_cursor_ % n);
+    for (size_t i = 0; i < n && out.size() < static_cast<size_t>(options_.max_poll_records); ++i) {
+      PartitionState& ps = it->second;
+      while (!ps.buffered.empty() && !ps.paused &&
+             out.size() < static_cast<size_t>(options_.max_poll_records)) {
+        ConsumerRecord& r = ps.buffered.front();
+        const int64_t bytes = RecordBytes(r);
+        ps.position = r.offset + 1;
+        out.push_back(std::move(r));
+        ps.buffered.pop_front();
+        ps.buffered_bytes -= bytes;
+        queued_bytes_ -= bytes;
+      }
+      if (++it == assigned_.end()) it = assigned_.begin();
+    }
+    poll_cursor_++;
+    if (!out.empty() || absl::Now() >= deadline) break;
+    cv_.WaitWithDeadline(&mu_, deadline);
+  }
+  absl::Status status = closed_ ? absl::FailedPreconditionError("the consumer is closed") : fatal_;
+  mu_.Unlock();
+  if (rejoin) RequestRejoin();
+  if (!status.ok()) return status;
+  if (!out.empty()) {
+    {
+      absl::MutexLock ml(&metrics_mu_);
+      metrics_.records_consumed += static_cast<int64_t>(out.size());
+    }
+    PumpSoon();
+  }
+  return out;
+}
+
+absl::Status ConsumerImpl::Commit(absl::Duration timeout) {
+  TopicPartitionOffsets offsets;
+  {
+    absl::MutexLock l(&mu_);
+    RUNNEL_RETURN_IF_ERROR(CheckOpen());
+    offsets = UncommittedPositions(nullptr);
+  }
+  return Commit(offsets, timeout);
+}
+
+absl::Status ConsumerImpl::Commit(const TopicPartitionOffsets& offsets, absl::Duration timeout) {
+  Waiter<absl::Status> w;
+  SendCommit(offsets, w.Callback());
+  auto r = w.Wait(absl::Now() + timeout);
+  return r ? *r : TimedOut("commit");
+}
+
+void ConsumerImpl::CommitAsync(CommitCallback done) {
+  TopicPartitionOffsets offsets;
+  {
+    absl::MutexLock l(&mu_);
+    offsets = UncommittedPositions(nullptr);
+  }
+  CommitAsync(offsets, std::move(done));
+}
+
+void ConsumerImpl::CommitAsync(const TopicPartitionOffsets& offsets, CommitCallback done) {
+  SendCommit(offsets, [done = std::move(done)](absl::Status s) {
+    if (done) done(s);
+  });
+}
+
+absl::StatusOr<TopicPartitionOffsets> ConsumerImpl::Committed(
+    const std::vector<TopicPartition>& partitions, absl::Duration timeout) {
+  Waiter<absl::StatusOr<TopicPartitionOffsets>> w;
+  SendOffsetFetch(partitions, w.Callback());
+  auto r = w.Wait(absl::Now() + timeout);
+  if (!r) return TimedOut("committed offsets");
+  return *r;
+}
+
+absl::StatusOr<int64_t> ConsumerImpl::Position(const TopicPartition& tp, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  core_->Post([this] { InitPositions(); });
+  absl::MutexLock l(&mu_);
+  while (true) {
+    RUNNEL_RETURN_IF_ERROR(CheckOpen());
+    RUNNEL_RETURN_IF_ERROR(fatal_);
+    auto it = assigned_.find(tp);
+    if (it == assigned_.end()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(tp.topic, "-", tp.partition, " is not assigned to this consumer"));
+    }
+    if (it->second.position >= 0) return it->second.position;
+    if (cv_.WaitWithDeadline(&mu_, deadline)) return TimedOut("position");
+  }
+}
+
+void ConsumerImpl::SetPosition(PartitionState& ps, int64_t offset) {
+  ps.position = offset;
+  ps.fetch_offset = offset;
+  queued_bytes_ -= ps.buffered_bytes;
+  ps.buffered.clear();
+  ps.buffered_bytes = 0;
+  ps.epoch = ++epoch_counter_;
+  ps.reset_to.reset();
+  ps.resetting = false;
+  cv_.SignalAll();
+}
+
+absl::Status ConsumerImpl::Seek(const TopicPartition& tp, int64_t offset) {
+  {
+    absl::MutexLock l(&mu_);
+    RUNNEL_RETURN_IF_ERROR(CheckOpen());
+    auto it = assigned_.find(tp);
+    if (it == assigned_.end()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("Seek: ", tp.topic, "-", tp.partition, " is not assigned"));
+    }
+    SetPosition(it->second, offset);
+  }
+  PumpSoon();
+  return absl::OkStatus();
+}
+
+absl::Status ConsumerImpl::SeekToBeginning(const std::vector<TopicPartition>& partitions) {
+  {
+    absl::MutexLock l(&mu_);
+    RUNNEL_RETURN_IF_ERROR(CheckOpen());
+    for (const auto& tp : partitions) {
+      auto it = assigned_.find(tp);
+      if (it == assigned_.end()) continue;
+      SetPosition(it->second, -1);
+      it->second.reset_to = -2;
+    }
+  }
+  core_->Post([this] { InitPositions(); });
+  return absl::OkStatus();
+}
+
+absl::Status ConsumerImpl::SeekToEnd(const std::vector<TopicPartition>& partitions) {
+  {
+    absl::MutexLock l(&mu_);
+    RUNNEL_RETURN_IF_ERROR(CheckOpen());
+    for (const auto& tp : partitions) {
+      auto it = assigned_.find(tp);
+      if (it == assigned_.end()) continue;
+      SetPosition(it->second, -1);
+      it->second.reset_to = -1;
+    }
+  }
+  core_->Post([this] { InitPositions(); });
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<TopicPartition, std::optional<int64_t>>> ConsumerImpl::OffsetsForTimes(
+    const std::map<TopicPartition, int64_t>& timestamps, absl::Duration timeout) {
+  Waiter<absl::StatusOr<std::map<TopicPartition, std::optional<int64_t>>>> w;
+  SendListOffsets(timestamps, w.Callback());
+  auto r = w.Wait(absl::Now() + timeout);
+  if (!r) return TimedOut("offsets for times");
+  return *r;
+}
+
+absl::StatusOr<std::pair<int64_t, int64_t>> ConsumerImpl::WatermarkOffsets(
+    const TopicPartition& tp, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::pair<int64_t, int64_t> out;
+  for (int64_t which : {-2, -1}) {
+    Waiter<absl::StatusOr<std::map<TopicPartition, std::optional<int64_t>>>> w;
+    SendListOffsets({{tp, which}}, w.Callback());
+    auto r = w.Wait(deadline);
+    if (!r) return TimedOut("watermark offsets");
+    if (!r->ok()) return r->status();
+    auto o = (*r)->find(tp);
+    const int64_t v = (o != (*r)->end() && o->second) ? *o->second : -1;
+    (which == -2 ? out.first : out.second) = v;
+  }
+  return out;
+}
+
+void ConsumerImpl::Pause(const std::vector<TopicPartition>& partitions) {
+  absl::MutexLock l(&mu_);
+  for (const auto& tp : partitions) {
+    auto it = assigned_.find(tp);
+    if (it != assigned_.end()) it->second.paused = true;
+  }
+}
+
+void ConsumerImpl::Resume(const std::vector<TopicPartition>& partitions) {
+  {
+    absl::MutexLock l(&mu_);
+    for (const auto& tp : partitions) {
+      auto it = assigned_.find(tp);
+      if (it != assigned_.end()) it->second.paused = false;
+    }
+  }
+  PumpSoon();
+}
+
+std::vector<TopicPartition> ConsumerImpl::Paused() const {
+  absl::MutexLock l(&mu_);
+  std::vector<TopicPartition> out;
+  for (const auto& [tp, ps] : assigned_) {
+    if (ps.paused) out.push_back(tp);
+  }
+  return out;
+}
+
+std::pair<std::string, int32_t> ConsumerImpl::GroupMember() const {
+  absl::MutexLock l(&mu_);
+  return {member_id_, generation_};
+}
+
+ConsumerMetrics ConsumerImpl::metrics() const {
+  ConsumerMetrics m;
+  {
+    absl::MutexLock ml(&metrics_mu_);
+    m = metrics_;
+  }
+  absl::MutexLock l(&mu_);
+  m.queued_bytes = queued_bytes_;
+  for (const auto& [tp, ps] : assigned_) {
+    if (ps.position >= 0 && ps.high_watermark >= 0) m.lag[tp] = ps.high_watermark - ps.position;
+  }
+  return m;
+}
+
+absl::Status ConsumerImpl::Close(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  TopicPartitionOffsets offsets;
+  std::vector<TopicPartition> all;
+  {
+    absl::MutexLock l(&mu_);
+    RUNNEL_RETURN_IF_ERROR(CheckOpen());
+    if (options_.enable_auto_commit) offsets = UncommittedPositions(nullptr);
+    subscribed_ = false;  // no more joins
+    ++session_;           // no more heartbeats
+  }
+  absl::Status status;
+  if (!offsets.empty()) {
+    // Half the time for the commit, the rest for leaving.
+    Waiter<absl::Status> w;
+    SendCommit(offsets, w.Callback());
+    auto r = w.Wait(absl::Now() + (deadline - absl::Now()) / 2);
+    status = r ? *r : TimedOut("commit at close");
+  }
+  LeaveGroup(deadline);
+  {
+    absl::MutexLock l(&mu_);
+    closed_ = true;
+    cv_.SignalAll();
+  }
+  core_->RemoveMetadataListener(metadata_listener_);
+  core_->Shutdown(deadline);
+  return status;
+}
+
+}  // namespace runnel::client

@@ -1,0 +1,524 @@
+// The classic consumer group protocol, run on the ClientCore's I/O thread:
+// FindCoordinator, JoinGroup (with MEMBER_ID_REQUIRED), the leader's
+// assignment, SyncGroup, Heartbeat every heartbeat.interval.ms, LeaveGroup.
+//
+// Eager protocols (range, roundrobin) revoke every partition before joining;
+// cooperative-sticky keeps its partitions through the join, revokes only what
+// the new assignment takes away and then joins again, so the partitions move
+// in the next rebalance. Revoking commits what Poll returned of the
+// partitions (auto-commit) in the same step that stops Poll returning them,
+// so a commit is exactly what was consumed.
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "client/consumer_impl.h"
+#include "client/group/consumer_protocol.h"
+#include "runnel/protocol/error_code.h"
+#include "runnel/protocol/messages/find_coordinator.h"
+#include "runnel/protocol/messages/heartbeat.h"
+#include "runnel/protocol/messages/join_group.h"
+#include "runnel/protocol/messages/leave_group.h"
+#include "runnel/protocol/messages/sync_group.h"
+
+namespace runnel::client {
+
+using protocol::ErrorCode;
+
+namespace {
+
+std::vector<TopicPartition> ToPublic(const std::vector<group::TopicPartition>& tps) {
+  std::vector<TopicPartition> out;
+  for (const auto& tp : tps) out.push_back({tp.topic, tp.partition});
+  return out;
+}
+
+std::vector<group::TopicPartition> ToGroup(const std::vector<TopicPartition>& tps) {
+  std::vector<group::TopicPartition> out;
+  for (const auto& tp : tps) out.push_back({tp.topic, tp.partition});
+  return out;
+}
+
+}  // namespace
+
+void ConsumerImpl::FindCoordinator(absl::AnyInvocable<void(absl::StatusOr<int32_t>)> then) {
+  {
+    absl::MutexLock l(&mu_);
+    if (coordinator_) {
+      const int32_t node = *coordinator_;
+      mu_.Unlock();
+      then(node);
+      mu_.Lock();
+      return;
+    }
+  }
+  protocol::FindCoordinatorRequest req;
+  req.key = options_.group_id;
+  req.key_type = 0;
+  req.coordinator_keys = {options_.group_id};
+  core_->Send<protocol::FindCoordinatorResponse>(
+      Target::AnyBroker(), std::move(req),
+      [this, then = std::move(then)](
+          absl::StatusOr<Reply<protocol::FindCoordinatorResponse>> reply) mutable {
+        if (!reply.ok()) return then(reply.status());
+        const auto& r = reply->response;
+        int16_t error = r.error_code;
+        int32_t node = r.node_id;
+        if (reply->api_version >= 4) {
+          if (r.coordinators.empty()) {
+            return then(absl::UnavailableError("FindCoordinator: empty answer"));
+          }
+          error = r.coordinators[0].error_code;
+          node = r.coordinators[0].node_id;
+        }
+        if (error != 0) {
+          return then(protocol::ErrorCodeToStatus(static_cast<ErrorCode>(error),
+                                                  "find coordinator"));
+        }
+        {
+          absl::MutexLock l(&mu_);
+          coordinator_ = node;
+        }
+        then(node);
+      });
+}
+
+void ConsumerImpl::RequestRejoin() {
+  core_->Post([this] {
+    absl::MutexLock l(&mu_);
+    rejoin_needed_ = true;
+    if (join_in_flight_ || closed_ || !subscribed_) return;
+    mu_.Unlock();
+    StartGroup();
+    mu_.Lock();
+  });
+}
+
+// Rejoins: eager protocols revoke everything first.
+void ConsumerImpl::StartGroup() {
+  std::vector<TopicPartition> revoke;
+  {
+    absl::MutexLock l(&mu_);
+    if (join_in_flight_ || closed_ || !subscribed_) return;
+    const group::Assignor* current = nullptr;
+    for (const auto& a : assignors_) {
+      if (a->name() == protocol_name_) current = a.get();
+    }
+    const bool eager =
+        current == nullptr || current->protocol() == group::RebalanceProtocol::kEager;
+    if (eager) {
+      for (const auto& [tp, ps] : assigned_) revoke.push_back(tp);
+    }
+    join_in_flight_ = true;  // nothing else starts a join meanwhile
+  }
+  if (revoke.empty()) return Join();
+  RevokeThen(std::move(revoke), [this] { Join(); });
+}
+
+void ConsumerImpl::Join() {
+  std::vector<protocol::JoinGroupRequest::JoinGroupRequestProtocol> protocols;
+  protocol::JoinGroupRequest req;
+  {
+    absl::MutexLock l(&mu_);
+    if (closed_ || !subscribed_) {
+      join_in_flight_ = false;
+      return;
+    }
+    join_in_flight_ = true;
+    rejoin_needed_ = false;
+    group_state_ = GroupState::kJoining;
+    ++session_;
+    group::Subscription sub;
+    sub.topics = SubscribedTopics(*core_->metadata());
+    std::vector<TopicPartition> owned;
+    for (const auto& [tp, ps] : assigned_) owned.push_back(tp);
+    sub.owned_partitions = group::GroupByTopic(ToGroup(owned));
+    sub.generation_id = generation_;
+    joined_counts_ = CountsOf(sub.topics);
+    for (const auto& a : assignors_) {
+      auto& p = req.protocols.emplace_back();
+      p.name = std::string(a->name());
+      p.metadata = group::EncodeSubscription(sub);
+    }
+    req.group_id = options_.group_id;
+    req.session_timeout_ms = static_cast<int32_t>(absl::ToInt64Milliseconds(options_.session_timeout));
+    req.rebalance_timeout_ms =
+        static_cast<int32_t>(absl::ToInt64Milliseconds(options_.max_poll_interval));
+    req.member_id = member_id_;
+    req.group_instance_id = options_.group_instance_id;
+    req.protocol_type = group::kConsumerProtocolType;
+  }
+  FindCoordinator([this, req = std::move(req)](absl::StatusOr<int32_t> coordinator) mutable {
+    auto retry = [this] {
+      {
+        absl::MutexLock l(&mu_);
+        join_in_flight_ = false;
+      }
+      core_->PostAfter(core_->options().retry_backoff, [this] { StartGroup(); });
+    };
+    if (!coordinator.ok()) return retry();
+    RequestOptions ro;
+    // The coordinator holds JoinGroup until every member has joined.
+    ro.timeout = options_.max_poll_interval + options_.client.request_timeout;
+    core_->Send<protocol::JoinGroupResponse>(
+        Target::Node(*coordinator), std::move(req),
+        [this, retry](absl::StatusOr<Reply<protocol::JoinGroupResponse>> reply) mutable {
+          if (!reply.ok()) {
+            {
+              absl::MutexLock l(&mu_);
+              coordinator_.reset();
+            }
+            return retry();
+          }
+          const auto ec = static_cast<ErrorCode>(reply->response.error_code);
+          if (ec == ErrorCode::kMemberIdRequired) {
+            {
+              absl::MutexLock l(&mu_);
+              member_id_ = reply->response.member_id;
+            }
+            return Join();
+          }
+          if (ec != ErrorCode::kNone) {
+            if (HandleGroupError(ec, "JoinGroup")) retry();
+            return;
+          }
+          OnJoined(reply->response);
+        },
+        ro);
+  });
+}
+
+void ConsumerImpl::OnJoined(const protocol::JoinGroupResponse& r) {
+  std::string protocol_name = r.protocol_name.value_or("");
+  bool leader;
+  {
+    absl::MutexLock l(&mu_);
+    generation_ = r.generation_id;
+    member_id_ = r.member_id;
+    protocol_name_ = protocol_name;
+    leader = r.leader == r.member_id;
+  }
+  if (!leader) return SyncGroup({});
+  const group::Assignor* assignor = nullptr;
+  for (const auto& a : assignors_) {
+    if (a->name() == protocol_name) assignor = a.get();
+  }
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> out;
+  if (assignor == nullptr) {
+    absl::MutexLock l(&mu_);
+    fatal_ = absl::FailedPreconditionError(
+        absl::StrCat("the group chose assignor '", protocol_name, "', which this consumer lacks"));
+    cv_.SignalAll();
+    join_in_flight_ = false;
+    return;
+  }
+  group::GroupMembers members;
+  std::vector<std::string> all_topics;
+  for (const auto& m : r.members) {
+    auto sub = group::DecodeSubscription(m.metadata);
+    if (!sub.ok()) continue;  // a member we cannot read gets nothing
+    all_topics.insert(all_topics.end(), sub->topics.begin(), sub->topics.end());
+    members.push_back({m.member_id, m.group_instance_id, std::move(*sub)});
+  }
+  std::sort(all_topics.begin(), all_topics.end());
+  all_topics.erase(std::unique(all_topics.begin(), all_topics.end()), all_topics.end());
+  core_->AddTopics(all_topics);
+  auto assignment = assignor->Assign(CountsOf(all_topics), members);
+  if (assignment.ok()) {
+    for (const auto& [member, tps] : *assignment) {
+      group::Assignment a;
+      a.partitions = group::GroupByTopic(tps);
+      out.emplace_back(member, group::EncodeAssignment(a));
+    }
+  }
+  SyncGroup(std::move(out));
+}
+
+void ConsumerImpl::SyncGroup(std::vector<std::pair<std::string, std::vector<uint8_t>>> assignments) {
+  protocol::SyncGroupRequest req;
+  int32_t coordinator;
+  {
+    absl::MutexLock l(&mu_);
+    req.group_id = options_.group_id;
+    req.generation_id = generation_;
+    req.member_id = member_id_;
+    req.group_instance_id = options_.group_instance_id;
+    req.protocol_type.emplace(group::kConsumerProtocolType);
+    req.protocol_name = protocol_name_;
+    coordinator = coordinator_.value_or(-1);
+  }
+  for (auto& [member, bytes] : assignments) {
+    auto& a = req.assignments.emplace_back();
+    a.member_id = member;
+    a.assignment = std::move(bytes);
+  }
+  core_->Send<protocol::SyncGroupResponse>(
+      Target::Node(coordinator), std::move(req),
+      [this](absl::StatusOr<Reply<protocol::SyncGroupResponse>> reply) {
+        auto retry = [this] {
+          {
+            absl::MutexLock l(&mu_);
+            join_in_flight_ = false;
+          }
+          core_->PostAfter(core_->options().retry_backoff, [this] { StartGroup(); });
+        };
+        if (!reply.ok()) {
+          {
+            absl::MutexLock l(&mu_);
+            coordinator_.reset();
+          }
+          return retry();
+        }
+        const auto ec = static_cast<ErrorCode>(reply->response.error_code);
+        if (ec != ErrorCode::kNone) {
+          if (HandleGroupError(ec, "SyncGroup")) retry();
+          return;
+        }
+        auto a = group::DecodeAssignment(reply->response.assignment);
+        if (!a.ok()) {
+          absl::MutexLock l(&mu_);
+          fatal_ = a.status();
+          cv_.SignalAll();
+          join_in_flight_ = false;
+          return;
+        }
+        OnAssignment(*a);
+      },
+      RequestOptions{options_.max_poll_interval + options_.client.request_timeout});
+}
+
+void ConsumerImpl::OnAssignment(const group::Assignment& a) {
+  const auto next = ToPublic(group::Flatten(a.partitions));
+  std::vector<TopicPartition> revoked, added;
+  uint64_t session;
+  {
+    absl::MutexLock l(&mu_);
+    for (const auto& [tp, ps] : assigned_) {
+      if (!std::binary_search(next.begin(), next.end(), tp)) revoked.push_back(tp);
+    }
+    for (const auto& tp : next) {
+      if (!assigned_.count(tp)) added.push_back(tp);
+    }
+    group_state_ = GroupState::kStable;
+    session = session_;
+    absl::MutexLock ml(&metrics_mu_);
+    ++metrics_.rebalances;
+  }
+  auto finish = [this, added, session, rejoin = !revoked.empty()] {
+    bool again;
+    {
+      absl::MutexLock l(&mu_);
+      for (const auto& tp : added) {
+        assigned_[tp].epoch = ++epoch_counter_;
+      }
+      events_.push_back({EventKind::kAssigned, added});
+      cv_.SignalAll();
+      join_in_flight_ = false;
+      again = rejoin || rejoin_needed_;
+    }
+    ScheduleHeartbeat(session);
+    InitPositions();
+    PumpSoon();
+    // Cooperative: what was revoked goes to its new owner in the next round.
+    if (again) StartGroup();
+  };
+  if (revoked.empty()) return finish();
+  RevokeThen(std::move(revoked), std::move(finish));
+}
+
+void ConsumerImpl::RevokeThen(std::vector<TopicPartition> revoked,
+                              absl::AnyInvocable<void()> then) {
+  TopicPartitionOffsets offsets;
+  {
+    absl::MutexLock l(&mu_);
+    // Same lock section: what is committed is exactly what Poll returned,
+    // and Poll returns nothing more of these partitions.
+    if (options_.enable_auto_commit) offsets = UncommittedPositions(&revoked);
+    for (const auto& tp : revoked) {
+      auto it = assigned_.find(tp);
+      if (it == assigned_.end()) continue;
+      queued_bytes_ -= it->second.buffered_bytes;
+      assigned_.erase(it);
+    }
+    events_.push_back({EventKind::kRevoked, revoked});
+    cv_.SignalAll();
+  }
+  if (offsets.empty()) return then();
+  SendCommit(offsets, [then = std::move(then)](absl::Status) mutable { then(); });
+}
+
+void ConsumerImpl::LoseAll(std::string_view why) {
+  absl::MutexLock l(&mu_);
+  std::vector<TopicPartition> lost;
+  for (const auto& [tp, ps] : assigned_) lost.push_back(tp);
+  assigned_.clear();
+  queued_bytes_ = 0;
+  if (!lost.empty()) events_.push_back({EventKind::kLost, lost});
+  cv_.SignalAll();
+}
+
+bool ConsumerImpl::HandleGroupError(ErrorCode ec, std::string_view where) {
+  switch (ec) {
+    case ErrorCode::kNotCoordinator:
+    case ErrorCode::kCoordinatorNotAvailable: {
+      absl::MutexLock l(&mu_);
+      coordinator_.reset();
+      return true;
+    }
+    case ErrorCode::kCoordinatorLoadInProgress:
+    case ErrorCode::kRebalanceInProgress:
+      return true;
+    case ErrorCode::kUnknownMemberId:
+    case ErrorCode::kIllegalGeneration: {
+      LoseAll(where);
+      absl::MutexLock l(&mu_);
+      if (ec == ErrorCode::kUnknownMemberId && !options_.group_instance_id) member_id_.clear();
+      generation_ = -1;
+      return true;
+    }
+    default: {
+      if (protocol::IsRetriable(ec)) return true;
+      absl::MutexLock l(&mu_);
+      fatal_ = protocol::ErrorCodeToStatus(ec, absl::StrCat(std::string(where), " for group '",
+                                                             options_.group_id, "'"));
+      join_in_flight_ = false;
+      cv_.SignalAll();
+      return false;
+    }
+  }
+}
+
+void ConsumerImpl::ScheduleHeartbeat(uint64_t session) {
+  core_->PostAfter(options_.heartbeat_interval, [this, session] { Heartbeat(session); });
+}
+
+void ConsumerImpl::Heartbeat(uint64_t session) {
+  protocol::HeartbeatRequest req;
+  int32_t coordinator;
+  {
+    absl::MutexLock l(&mu_);
+    if (closed_ || session != session_ || group_state_ != GroupState::kStable) return;
+    if (absl::Now() - last_poll_ > options_.max_poll_interval) {
+      // The application stopped polling: give the partitions up so others
+      // can make progress; the next Poll joins again.
+      left_for_poll_timeout_ = true;
+      group_state_ = GroupState::kLeft;
+      ++session_;
+      mu_.Unlock();
+      LoseAll("max.poll.interval.ms passed");
+      LeaveGroup(absl::InfinitePast());
+      mu_.Lock();
+      return;
+    }
+    if (!coordinator_) {
+      mu_.Unlock();
+      FindCoordinator([this, session](absl::StatusOr<int32_t>) { ScheduleHeartbeat(session); });
+      mu_.Lock();
+      return;
+    }
+    coordinator = *coordinator_;
+    req.group_id = options_.group_id;
+    req.generation_id = generation_;
+    req.member_id = member_id_;
+    req.group_instance_id = options_.group_instance_id;
+  }
+  core_->Send<protocol::HeartbeatResponse>(
+      Target::Node(coordinator), std::move(req),
+      [this, session](absl::StatusOr<Reply<protocol::HeartbeatResponse>> reply) {
+        if (!reply.ok()) {
+          {
+            absl::MutexLock l(&mu_);
+            coordinator_.reset();
+          }
+          return ScheduleHeartbeat(session);
+        }
+        const auto ec = static_cast<ErrorCode>(reply->response.error_code);
+        if (ec == ErrorCode::kNone) return ScheduleHeartbeat(session);
+        if (ec == ErrorCode::kRebalanceInProgress) return StartGroup();
+        if (!HandleGroupError(ec, "Heartbeat")) return;
+        {
+          absl::MutexLock l(&mu_);
+          if (ec != ErrorCode::kUnknownMemberId && ec != ErrorCode::kIllegalGeneration) {
+            mu_.Unlock();
+            ScheduleHeartbeat(session);
+            mu_.Lock();
+            return;
+          }
+        }
+        StartGroup();
+      });
+}
+
+void ConsumerImpl::OnMetadata(const std::shared_ptr<const ClusterMetadata>& md) {
+  bool rejoin = false;
+  {
+    absl::MutexLock l(&mu_);
+    if (!subscribed_ || closed_) return;
+    if (group_state_ == GroupState::kIdle) {
+      rejoin = true;
+    } else if (group_state_ == GroupState::kStable && !join_in_flight_) {
+      rejoin = CountsOf(SubscribedTopics(*md)) != joined_counts_;
+    }
+  }
+  if (rejoin) StartGroup();
+}
+
+std::vector<std::string> ConsumerImpl::SubscribedTopics(const ClusterMetadata& md) const {
+  if (!pattern_) return topics_;
+  std::vector<std::string> out;
+  for (const auto& [name, t] : md.topics) {
+    if (!t.is_internal && std::regex_match(name, *pattern_)) out.push_back(name);
+  }
+  return out;
+}
+
+group::TopicPartitionCounts ConsumerImpl::CountsOf(const std::vector<std::string>& topics) const {
+  const auto md = core_->metadata();
+  group::TopicPartitionCounts out;
+  for (const auto& t : topics) {
+    const TopicMetadata* tm = md->FindTopic(t);
+    if (tm != nullptr && tm->error == ErrorCode::kNone && !tm->partitions.empty()) {
+      out[t] = static_cast<int32_t>(tm->partitions.size());
+    }
+  }
+  return out;
+}
+
+void ConsumerImpl::LeaveGroup(absl::Time deadline) {
+  protocol::LeaveGroupRequest req;
+  int32_t coordinator;
+  {
+    absl::MutexLock l(&mu_);
+    // A static member keeps its place for session.timeout.ms: leaving would
+    // hand its partitions out, which is what static membership avoids.
+    if (member_id_.empty() || !coordinator_ || options_.group_instance_id) return;
+    coordinator = *coordinator_;
+    req.group_id = options_.group_id;
+    req.member_id = member_id_;
+    auto& m = req.members.emplace_back();
+    m.member_id = member_id_;
+    m.reason.emplace("the consumer is closing");
+    member_id_.clear();
+    generation_ = -1;
+  }
+  RequestOptions ro;
+  if (deadline != absl::InfinitePast()) ro.timeout = std::max(deadline - absl::Now(), absl::Milliseconds(1));
+  auto f = core_->Call<protocol::LeaveGroupResponse>(Target::Node(coordinator), std::move(req), ro);
+  if (deadline == absl::InfinitePast()) return;  // I/O thread: do not wait
+  f.wait_until(absl::ToChronoTime(deadline));
+}
+
+void ConsumerImpl::ScheduleAutoCommit() {
+  core_->PostAfter(options_.auto_commit_interval, [this] {
+    TopicPartitionOffsets offsets;
+    {
+      absl::MutexLock l(&mu_);
+      if (closed_) return;
+      offsets = UncommittedPositions(nullptr);
+    }
+    SendCommit(offsets, [](absl::Status) {});
+    ScheduleAutoCommit();
+  });
+}
+
+}  // namespace runnel::client

@@ -1,0 +1,197 @@
+// ConsumerImpl: the Consumer behind include/runnel/consumer.h, split by job:
+//   consumer.cc          the public calls (Poll, Seek, Pause, Close, ...)
+//   consumer_group.cc    the classic group protocol on the I/O thread
+//   consumer_fetch.cc    fetching and offset resets on the I/O thread
+//   consumer_offsets.cc  OffsetCommit / OffsetFetch / ListOffsets
+//   consumer_options.cc  ConsumerOptions from Kafka property names
+//
+// Threads and state. Everything mutable lives under mu_: the user's thread
+// (Poll and friends) and the ClientCore's I/O thread (response callbacks,
+// timers) both take it for short, non-blocking sections and never call out
+// (listener, core) while holding it. The group protocol's own sequencing
+// (joining, heartbeat generation) is only touched on the I/O thread but
+// sits under mu_ too, which costs nothing and keeps the annotations simple.
+//
+// Positions: `position` is the next offset Poll returns (what commits
+// commit); `fetch_offset` the next one to ask the broker for. Prefetched
+// records sit between them in `buffered`. A Seek, a reset or a reassignment
+// bumps `epoch`, and a fetch answer carrying an older epoch is dropped.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "client/client_core.h"
+#include "client/group/assignor.h"
+#include "runnel/consumer.h"
+#include "runnel/protocol/messages/fetch.h"
+#include "runnel/protocol/messages/join_group.h"
+
+namespace runnel::client {
+
+// What a prefetched record counts against queued_max_bytes.
+inline int64_t RecordBytes(const ConsumerRecord& r) {
+  int64_t n = 64;
+  if (r.key) n += static_cast<int64_t>(r.key->size());
+  if (r.value) n += static_cast<int64_t>(r.value->size());
+  for (const auto& [k, v] : r.headers) n += static_cast<int64_t>(k.size() + (v ? v->size() : 0));
+  return n;
+}
+
+class ConsumerImpl final : public Consumer {
+ public:
+  ConsumerImpl(const ConsumerOptions& options, std::unique_ptr<ClientCore> core,
+               std::vector<std::unique_ptr<group::Assignor>> assignors);
+  ~ConsumerImpl() override;
+
+  absl::Status Subscribe(const std::vector<std::string>& topics,
+                         RebalanceListener* listener) override;
+  absl::Status SubscribePattern(const std::string& regex, RebalanceListener* listener) override;
+  absl::Status Unsubscribe() override;
+  absl::Status Assign(const std::vector<TopicPartition>& partitions) override;
+  std::vector<TopicPartition> Assignment() const override;
+  absl::StatusOr<std::vector<ConsumerRecord>> Poll(absl::Duration timeout) override;
+  absl::Status Commit(absl::Duration timeout) override;
+  absl::Status Commit(const TopicPartitionOffsets& offsets, absl::Duration timeout) override;
+  void CommitAsync(CommitCallback done) override;
+  void CommitAsync(const TopicPartitionOffsets& offsets, CommitCallback done) override;
+  absl::StatusOr<TopicPartitionOffsets> Committed(const std::vector<TopicPartition>& partitions,
+                                                  absl::Duration timeout) override;
+  absl::StatusOr<int64_t> Position(const TopicPartition& tp, absl::Duration timeout) override;
+  absl::Status Seek(const TopicPartition& tp, int64_t offset) override;
+  absl::Status SeekToBeginning(const std::vector<TopicPartition>& partitions) override;
+  absl::Status SeekToEnd(const std::vector<TopicPartition>& partitions) override;
+  absl::StatusOr<std::map<TopicPartition, std::optional<int64_t>>> OffsetsForTimes(
+      const std::map<TopicPartition, int64_t>& timestamps, absl::Duration timeout) override;
+  absl::StatusOr<std::pair<int64_t, int64_t>> WatermarkOffsets(const TopicPartition& tp,
+                                                               absl::Duration timeout) override;
+  void Pause(const std::vector<TopicPartition>& partitions) override;
+  void Resume(const std::vector<TopicPartition>& partitions) override;
+  std::vector<TopicPartition> Paused() const override;
+  std::pair<std::string, int32_t> GroupMember() const override;
+  ConsumerMetrics metrics() const override;
+  absl::Status Close(absl::Duration timeout) override;
+
+ private:
+  struct PartitionState {
+    int64_t position = -1;      // next offset Poll returns; -1 unknown
+    int64_t fetch_offset = -1;  // next offset to fetch
+    int64_t high_watermark = -1;
+    uint64_t epoch = 0;
+    bool paused = false;
+    bool resetting = false;  // an offset lookup is in flight
+    std::optional<int64_t> reset_to;  // ListOffsets timestamp to reset with
+    std::deque<ConsumerRecord> buffered;
+    int64_t buffered_bytes = 0;
+  };
+  enum class EventKind { kAssigned, kRevoked, kLost };
+  struct Event {
+    EventKind kind;
+    std::vector<TopicPartition> partitions;
+  };
+  enum class GroupState { kIdle, kFindingCoordinator, kJoining, kStable, kLeft };
+  using Done = absl::AnyInvocable<void(absl::Status)>;
+
+  // --- consumer_group.cc (I/O thread)
+  void StartGroup();
+  void FindCoordinator(absl::AnyInvocable<void(absl::StatusOr<int32_t>)> then);
+  void RequestRejoin();  // any thread
+  void Join();
+  void OnJoined(const protocol::JoinGroupResponse& r);
+  void SyncGroup(std::vector<std::pair<std::string, std::vector<uint8_t>>> assignments);
+  void OnAssignment(const group::Assignment& a);
+  void ScheduleHeartbeat(uint64_t session);
+  void Heartbeat(uint64_t session);
+  // Handles a group error code; returns false when it is not one of the
+  // codes that restart the protocol.
+  bool HandleGroupError(protocol::ErrorCode ec, std::string_view where);
+  void LoseAll(std::string_view why);
+  void RevokeThen(std::vector<TopicPartition> revoked, absl::AnyInvocable<void()> then);
+  void OnMetadata(const std::shared_ptr<const ClusterMetadata>& md);
+  std::vector<std::string> SubscribedTopics(const ClusterMetadata& md) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  group::TopicPartitionCounts CountsOf(const std::vector<std::string>& topics) const;
+  void LeaveGroup(absl::Time deadline);  // user thread, at Close
+  void ScheduleAutoCommit();
+
+  // --- consumer_fetch.cc (I/O thread)
+  void Pump();
+  void PumpSoon();  // any thread
+  void HandleFetch(int32_t node, std::map<TopicPartition, uint64_t> epochs,
+                   absl::StatusOr<Reply<protocol::FetchResponse>> reply);
+  void InitPositions();
+  void ResetOffsets(std::vector<TopicPartition> tps, int64_t timestamp);
+
+  // --- consumer_offsets.cc (any thread; callbacks on the I/O thread)
+  void SendCommit(const TopicPartitionOffsets& offsets, Done done);
+  void SendOffsetFetch(const std::vector<TopicPartition>& tps,
+                       absl::AnyInvocable<void(absl::StatusOr<TopicPartitionOffsets>)> done);
+  // Offsets from ListOffsets (-1 latest, -2 earliest, else a timestamp),
+  // per partition; nullopt where the broker knows none.
+  void SendListOffsets(const std::map<TopicPartition, int64_t>& query,
+                       absl::AnyInvocable<void(absl::StatusOr<
+                                               std::map<TopicPartition, std::optional<int64_t>>>)>
+                           done);
+  // Positions of assigned partitions past their last commit.
+  TopicPartitionOffsets UncommittedPositions(const std::vector<TopicPartition>* only) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // --- consumer.cc
+  void SetAssignment(const std::vector<TopicPartition>& tps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetPosition(PartitionState& ps, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckOpen() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  const ConsumerOptions options_;
+  std::unique_ptr<ClientCore> core_;
+  const std::vector<std::unique_ptr<group::Assignor>> assignors_;
+  int metadata_listener_ = -1;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar cv_;  // records, events or an error arrived
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status fatal_ ABSL_GUARDED_BY(mu_);
+  RebalanceListener* listener_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Subscription: a topic list or a pattern; neither = manual assignment.
+  std::vector<std::string> topics_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::regex> pattern_ ABSL_GUARDED_BY(mu_);
+  bool subscribed_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<TopicPartition, PartitionState> assigned_ ABSL_GUARDED_BY(mu_);
+  std::map<TopicPartition, int64_t> last_committed_ ABSL_GUARDED_BY(mu_);
+  std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
+  int64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<int32_t> fetching_nodes_ ABSL_GUARDED_BY(mu_);
+  bool pump_scheduled_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t epoch_counter_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t poll_cursor_ ABSL_GUARDED_BY(mu_) = 0;  // round robin over partitions
+  absl::Time last_poll_ ABSL_GUARDED_BY(mu_) = absl::Now();
+
+  // Group protocol.
+  GroupState group_state_ ABSL_GUARDED_BY(mu_) = GroupState::kIdle;
+  std::optional<int32_t> coordinator_ ABSL_GUARDED_BY(mu_);
+  std::string member_id_ ABSL_GUARDED_BY(mu_);
+  int32_t generation_ ABSL_GUARDED_BY(mu_) = -1;
+  std::string protocol_name_ ABSL_GUARDED_BY(mu_);
+  uint64_t session_ ABSL_GUARDED_BY(mu_) = 0;  // bumped per join: stale timers stop
+  bool rejoin_needed_ ABSL_GUARDED_BY(mu_) = false;
+  bool join_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool left_for_poll_timeout_ ABSL_GUARDED_BY(mu_) = false;
+  // What the last join saw: topic -> partition count (a change rejoins).
+  group::TopicPartitionCounts joined_counts_ ABSL_GUARDED_BY(mu_);
+  bool auto_commit_scheduled_ ABSL_GUARDED_BY(mu_) = false;
+
+  mutable absl::Mutex metrics_mu_;
+  ConsumerMetrics metrics_ ABSL_GUARDED_BY(metrics_mu_);
+};
+
+}  // namespace runnel::client
