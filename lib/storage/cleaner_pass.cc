@@ -250,8 +250,8 @@ absl::Status CleanGroup(LogImpl& log, const LogOptions& opts, std::span<const So
     RUNNEL_RETURN_IF_ERROR(writer.Flush());
     // The fsync and index trim happen here, outside the log's locks;
     // ReplaceSegments then finds nothing left to do for them.
+    RUNNEL_RETURN_IF_ERROR(out->CloseForAppends());  // before the fsync: its final time entry
     RUNNEL_RETURN_IF_ERROR(out->Flush());
-    RUNNEL_RETURN_IF_ERROR(out->CloseForAppends());
     if (o.before_swap) o.before_swap(base);
     RUNNEL_RETURN_IF_ERROR(CheckAbort(o));  // the last chance to stop cheaply
     std::vector<std::shared_ptr<Segment>> old;

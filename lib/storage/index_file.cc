@@ -16,15 +16,85 @@
 
 namespace runnel::storage {
 
+// The process-wide LRU list of mapped indexes. Lock order: the LRU's mutex,
+// then an index's (Evict); an index never takes the LRU's lock while holding
+// its own.
+class IndexMapCache {
+ public:
+  static IndexMapCache& Global() {
+    static IndexMapCache* cache = new IndexMapCache();  // never destroyed
+    return *cache;
+  }
+
+  void SetCapacity(size_t capacity) {
+    absl::MutexLock lock(&mu_);
+    capacity_ = std::max<size_t>(capacity, 1);
+    EvictLocked(nullptr);
+  }
+
+  size_t size() const {
+    absl::MutexLock lock(&mu_);
+    return lru_.size();
+  }
+
+  // `index` was just searched (and is mapped): to the front of the list.
+  void Touch(const IndexFile* index) {
+    absl::MutexLock lock(&mu_);
+    if (index->on_lru_) {
+      if (index->lru_pos_ != lru_.begin()) lru_.splice(lru_.begin(), lru_, index->lru_pos_);
+      return;
+    }
+    lru_.push_front(index);
+    index->lru_pos_ = lru_.begin();
+    index->on_lru_ = true;
+    EvictLocked(index);
+  }
+
+  // `index` unmapped itself or is going away.
+  void Remove(const IndexFile* index) {
+    absl::MutexLock lock(&mu_);
+    if (!index->on_lru_) return;
+    lru_.erase(index->lru_pos_);
+    index->on_lru_ = false;
+  }
+
+ private:
+  void EvictLocked(const IndexFile* keep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    while (lru_.size() > capacity_) {
+      const IndexFile* victim = lru_.back();
+      if (victim == keep) break;
+      lru_.pop_back();
+      victim->on_lru_ = false;
+      victim->Evict();
+    }
+  }
+
+  mutable absl::Mutex mu_;
+  std::list<const IndexFile*> lru_ ABSL_GUARDED_BY(mu_);
+  size_t capacity_ ABSL_GUARDED_BY(mu_) = 1024;
+};
+
+void SetMaxMappedIndexes(size_t max_mapped) { IndexMapCache::Global().SetCapacity(max_mapped); }
+size_t MappedIndexCount() { return IndexMapCache::Global().size(); }
+
 IndexFile::IndexFile(std::string path, int64_t base_offset, size_t entry_size)
-    : path_(std::move(path)), base_offset_(base_offset), entry_size_(entry_size) {}
+    : base_offset_(base_offset), entry_size_(entry_size), path_(std::move(path)) {}
+
+std::string IndexFile::path() const {
+  absl::MutexLock lock(&mu_);
+  return path_;
+}
+
+void IndexFile::SetPath(std::string path) {
+  absl::MutexLock lock(&mu_);
+  path_ = std::move(path);
+}
 
 IndexFile::~IndexFile() {
+  IndexMapCache::Global().Remove(this);
   absl::MutexLock lock(&mu_);
-  uint8_t* data = data_.load();
-  if (data != nullptr) ::munmap(data, mapped_size_);
-  for (auto& [p, n] : retired_) ::munmap(p, n);
-  if (fd_ >= 0) ::close(fd_);
+  UnmapLocked();
+  if (write_fd_ >= 0) ::close(write_fd_);
 }
 
 bool IndexFile::Follows(const uint8_t* prev, const uint8_t* cur) const {
@@ -36,158 +106,201 @@ bool IndexFile::Follows(const uint8_t* prev, const uint8_t* cur) const {
          LoadBigEndian<int32_t>(cur + 8) >= LoadBigEndian<int32_t>(prev + 8);
 }
 
-absl::StatusOr<int32_t> IndexFile::CountValidEntriesLocked(int32_t n) const {
-  // A preallocated index left by a crash has a zero-filled tail: the valid
-  // entries are the prefix whose keys strictly increase. Read with pread,
-  // not through the mapping: on tmpfs a read fault on a hole of a shared
-  // mapping allocates a page, which on a full disk is a SIGBUS.
+absl::StatusOr<int32_t> IndexFile::CountValidEntriesLocked(int fd, int32_t n) const {
+  // A preallocated index left by a crash (or an older version) has a
+  // zero-filled tail: the valid entries are the prefix whose keys strictly
+  // increase. Read with pread, not through a mapping: on tmpfs a read fault
+  // on a hole of a shared mapping allocates a page, which on a full disk is
+  // a SIGBUS.
   constexpr int32_t kChunkEntries = 512;
   std::vector<uint8_t> buf(static_cast<size_t>(kChunkEntries + 1) * entry_size_);
   uint8_t* const chunk = buf.data() + entry_size_;  // buf[0, entry_size_) holds the previous entry
+  int32_t valid = 0;
   for (int32_t i = 0; i < n; i += kChunkEntries) {
     const int32_t want = std::min(kChunkEntries, n - i);
     RUNNEL_ASSIGN_OR_RETURN(
-        size_t got, PreadUpTo(fd_, chunk, static_cast<size_t>(want) * entry_size_,
+        size_t got, PreadUpTo(fd, chunk, static_cast<size_t>(want) * entry_size_,
                               static_cast<int64_t>(i) * static_cast<int64_t>(entry_size_), path_));
     const int32_t have = static_cast<int32_t>(got / entry_size_);
     for (int32_t j = 0; j < have; ++j) {
       const uint8_t* cur = chunk + static_cast<size_t>(j) * entry_size_;
-      if (i + j > 0 && !Follows(cur - entry_size_, cur)) return i + j;
+      if (i + j > 0 && !Follows(cur - entry_size_, cur)) return valid;
+      std::memcpy(last_, cur, entry_size_);
+      valid = i + j + 1;
     }
-    if (have < want) return i + have;
+    if (have < want) return valid;
     std::memcpy(buf.data(), chunk + static_cast<size_t>(have - 1) * entry_size_, entry_size_);
   }
-  return n;
+  return valid;
 }
 
-absl::Status IndexFile::MapLocked(int64_t size) const {
-  size = size / static_cast<int64_t>(entry_size_) * static_cast<int64_t>(entry_size_);
-  uint8_t* old = data_.load();
-  if (old != nullptr && static_cast<size_t>(size) <= mapped_size_) {
-    max_entries_.store(static_cast<int32_t>(size / static_cast<int64_t>(entry_size_)),
-                       std::memory_order_release);
-    return absl::OkStatus();
+absl::Status IndexFile::LoadLocked() const {
+  if (loaded_) return absl::OkStatus();
+  absl::StatusOr<FileHandle> fh = OpenFile(path_, O_RDONLY);
+  if (!fh.ok() && !absl::IsNotFound(fh.status())) return fh.status();
+  int32_t valid = 0;
+  file_bytes_ = -1;  // missing
+  if (fh.ok()) {
+    RUNNEL_ASSIGN_OR_RETURN(file_bytes_, FileSize(fh->get(), path_));
+    const int64_t present = file_bytes_ / static_cast<int64_t>(entry_size_);
+    RUNNEL_ASSIGN_OR_RETURN(valid, CountValidEntriesLocked(
+                                       fh->get(), static_cast<int32_t>(std::min<int64_t>(
+                                                      present, INT32_MAX))));
   }
-  void* p = nullptr;
-  if (size > 0) {
-    p = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
-    if (p == MAP_FAILED) return ErrnoStatus(errno, "mmap", path_);
-  }
-  if (old != nullptr) retired_.emplace_back(old, mapped_size_);
-  mapped_size_ = static_cast<size_t>(size);
-  data_.store(static_cast<uint8_t*>(p), std::memory_order_release);
-  max_entries_.store(static_cast<int32_t>(size / static_cast<int64_t>(entry_size_)),
-                     std::memory_order_release);
+  entries_.store(valid, std::memory_order_release);
+  // Loaded read-only: takes no entries until EnsureOpen(writable).
+  max_entries_.store(valid, std::memory_order_release);
+  loaded_ = fh.ok();
   return absl::OkStatus();
 }
 
 absl::Status IndexFile::EnsureOpen(bool writable, int64_t max_bytes) const {
-  if (!writable && open_.load(std::memory_order_acquire)) return absl::OkStatus();
   absl::MutexLock lock(&mu_);
-  if (open_.load() && (!writable || writable_)) return absl::OkStatus();
-  if (open_.load()) return ResizeLocked(max_bytes);  // was opened read-only
-  if (fd_ < 0) {
-    RUNNEL_ASSIGN_OR_RETURN(FileHandle fh, OpenFile(path_, O_RDWR | O_CREAT));
-    fd_ = fh.Release();
+  RUNNEL_RETURN_IF_ERROR(LoadLocked());
+  if (!writable) return absl::OkStatus();
+  const int32_t n = entries_.load();
+  const int64_t used = static_cast<int64_t>(n) * static_cast<int64_t>(entry_size_);
+  if (file_bytes_ < 0) {
+    // Created now so that every segment has both index files, as in Kafka
+    // (a missing one makes Open rebuild it).
+    RUNNEL_ASSIGN_OR_RETURN(FileHandle fh, OpenFile(path_, O_WRONLY | O_CREAT));
+    file_bytes_ = 0;
+    loaded_ = true;
+  } else if (file_bytes_ > used) {
+    // A preallocated or torn tail: appends must not leave old bytes after
+    // their entries, where a reload could take them for more entries.
+    if (::truncate(path_.c_str(), used) != 0) return ErrnoStatus(errno, "truncate", path_);
+    file_bytes_ = used;
   }
-  RUNNEL_ASSIGN_OR_RETURN(int64_t size, FileSize(fd_, path_));
-  int64_t map_size = RoundDown(size);
-  if (writable) {
-    map_size = std::max(map_size, RoundDown(max_bytes));
-    if (map_size > size) RUNNEL_RETURN_IF_ERROR(Truncate(fd_, map_size, path_));
-  }
-  RUNNEL_RETURN_IF_ERROR(MapLocked(map_size));
-  const int32_t present = static_cast<int32_t>(RoundDown(size) / static_cast<int64_t>(entry_size_));
-  RUNNEL_ASSIGN_OR_RETURN(int32_t valid, CountValidEntriesLocked(present));
-  entries_.store(valid, std::memory_order_release);
-  writable_ = writable;
-  open_.store(true, std::memory_order_release);
-  // A mapping outlives its descriptor: indexes only read keep no fd, so
-  // thousands of idle segments cost no file descriptors for their indexes.
-  if (!writable) CloseFdLocked();
+  const int64_t max = std::min<int64_t>(max_bytes / static_cast<int64_t>(entry_size_), INT32_MAX);
+  max_entries_.store(std::max<int32_t>(static_cast<int32_t>(max), n), std::memory_order_release);
   return absl::OkStatus();
 }
 
-void IndexFile::CloseFdLocked() const {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
-absl::Status IndexFile::ResizeLocked(int64_t max_bytes) const {
-  if (fd_ < 0) {
-    RUNNEL_ASSIGN_OR_RETURN(FileHandle fh, OpenFile(path_, O_RDWR | O_CREAT));
-    fd_ = fh.Release();
-  }
-  int64_t size = RoundDown(max_bytes);
-  int64_t used = static_cast<int64_t>(entries_.load()) * static_cast<int64_t>(entry_size_);
-  if (size < used) size = used;
-  RUNNEL_RETURN_IF_ERROR(Truncate(fd_, size, path_));
-  RUNNEL_RETURN_IF_ERROR(MapLocked(size));
-  writable_ = true;
+absl::Status IndexFile::MapLocked(int32_t n) const {
+  const size_t want = static_cast<size_t>(n) * entry_size_;
+  if (map_ != nullptr && map_bytes_ >= want) return absl::OkStatus();
+  UnmapLocked();
+  // Map room for the entries the index may still take, so an active
+  // segment's lookups do not remap after every append; pages past the end
+  // of the file are never touched (only entries < entries() are read).
+  const size_t bytes =
+      std::max(want, static_cast<size_t>(max_entries_.load()) * entry_size_);
+  RUNNEL_ASSIGN_OR_RETURN(FileHandle fh, OpenFile(path_, O_RDONLY));
+  void* p = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fh.get(), 0);
+  if (p == MAP_FAILED) return ErrnoStatus(errno, "mmap", path_);
+  map_ = static_cast<uint8_t*>(p);
+  map_bytes_ = bytes;
   return absl::OkStatus();
 }
 
-absl::Status IndexFile::Resize(int64_t max_bytes) {
-  if (!open_.load()) return EnsureOpen(true, max_bytes);
+void IndexFile::UnmapLocked() const {
+  if (map_ != nullptr) ::munmap(map_, map_bytes_);
+  map_ = nullptr;
+  map_bytes_ = 0;
+}
+
+void IndexFile::Evict() const {
   absl::MutexLock lock(&mu_);
-  return ResizeLocked(max_bytes);
+  UnmapLocked();
+}
+
+absl::Status IndexFile::Search(absl::FunctionRef<void(const uint8_t*, int32_t)> fn) const {
+  {
+    absl::MutexLock lock(&mu_);
+    RUNNEL_RETURN_IF_ERROR(LoadLocked());
+    const int32_t n = entries_.load();
+    if (n == 0) {
+      fn(nullptr, 0);
+      return absl::OkStatus();
+    }
+    RUNNEL_RETURN_IF_ERROR(MapLocked(n));
+    fn(map_, n);
+  }
+  IndexMapCache::Global().Touch(this);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> IndexFile::LastEntry(uint8_t* out) const {
+  absl::MutexLock lock(&mu_);
+  RUNNEL_RETURN_IF_ERROR(LoadLocked());
+  if (entries_.load() == 0) return false;
+  std::memcpy(out, last_, entry_size_);
+  return true;
 }
 
 absl::Status IndexFile::AppendEntry(const uint8_t* entry) {
   const int32_t n = entries_.load(std::memory_order_relaxed);
-  if (!open_.load() || n >= max_entries_.load()) {
-    return absl::FailedPreconditionError(absl::StrCat("index ", path_, " is full or closed"));
+  if (n >= max_entries_.load()) {
+    return absl::FailedPreconditionError(absl::StrCat("index ", path(), " is full or closed"));
   }
-  // Written with pwrite, not stored through the mapping: the preallocated
-  // file is sparse, and a store into a hole on a full disk is a SIGBUS that
-  // kills the process, where pwrite returns ENOSPC. The shared mapping sees
-  // the bytes all the same (one page cache).
-  {
-    absl::MutexLock lock(&mu_);
-    if (fd_ < 0) {
-      return absl::FailedPreconditionError(absl::StrCat("index ", path_, " is not writable"));
-    }
-    RUNNEL_RETURN_IF_ERROR(PwriteAll(fd_, entry, entry_size_,
-                                     static_cast<int64_t>(n) * static_cast<int64_t>(entry_size_),
-                                     path_));
+  if (write_fd_ < 0) {
+    RUNNEL_ASSIGN_OR_RETURN(FileHandle fh, OpenFile(path(), O_WRONLY | O_CREAT));
+    write_fd_ = fh.Release();
   }
+  RUNNEL_RETURN_IF_ERROR(PwriteAll(write_fd_, entry, entry_size_,
+                                   static_cast<int64_t>(n) * static_cast<int64_t>(entry_size_),
+                                   path()));
+  dirty_.store(true, std::memory_order_release);
+  absl::MutexLock lock(&mu_);
+  std::memcpy(last_, entry, entry_size_);
+  file_bytes_ = static_cast<int64_t>(n + 1) * static_cast<int64_t>(entry_size_);
   entries_.store(n + 1, std::memory_order_release);
   return absl::OkStatus();
 }
 
-void IndexFile::TruncateEntries(int32_t n) {
-  if (n < entries_.load(std::memory_order_relaxed)) entries_.store(n, std::memory_order_release);
-}
-
-absl::Status IndexFile::Trim() {
+absl::Status IndexFile::TruncateEntries(int32_t n) {
   absl::MutexLock lock(&mu_);
-  if (!open_.load() || fd_ < 0) return absl::OkStatus();  // never written here
-  const int32_t n = entries_.load();
-  RUNNEL_RETURN_IF_ERROR(
-      Truncate(fd_, static_cast<int64_t>(n) * static_cast<int64_t>(entry_size_), path_));
-  CloseFdLocked();
-  // The mapping keeps its size (readers only touch the first n entries); a
-  // trimmed index takes no more entries until Resize.
-  max_entries_.store(n, std::memory_order_release);
-  writable_ = false;
-  return absl::OkStatus();
-}
-
-absl::Status IndexFile::Flush() const {
-  absl::MutexLock lock(&mu_);
-  uint8_t* data = data_.load();
-  if (data == nullptr) return absl::OkStatus();
-  size_t used = static_cast<size_t>(entries_.load()) * entry_size_;
-  if (used > 0 && ::msync(data, std::min(used, mapped_size_), MS_SYNC) != 0) {
-    return ErrnoStatus(errno, "msync", path_);
+  RUNNEL_RETURN_IF_ERROR(LoadLocked());
+  if (n >= entries_.load()) return absl::OkStatus();
+  entries_.store(n, std::memory_order_release);
+  const int64_t used = static_cast<int64_t>(n) * static_cast<int64_t>(entry_size_);
+  if (::truncate(path_.c_str(), used) != 0 && errno != ENOENT) {
+    return ErrnoStatus(errno, "truncate", path_);
+  }
+  file_bytes_ = used;
+  dirty_.store(true, std::memory_order_release);
+  if (n > 0) {
+    // The new last entry: from the file, as the mapping may be gone.
+    RUNNEL_ASSIGN_OR_RETURN(FileHandle fh, OpenFile(path_, O_RDONLY));
+    RUNNEL_ASSIGN_OR_RETURN(size_t got, PreadUpTo(fh.get(), last_, entry_size_,
+                                                  used - static_cast<int64_t>(entry_size_), path_));
+    if (got != entry_size_) {
+      return absl::DataLossError(absl::StrCat(path_, ": short read at byte ", used - 8));
+    }
   }
   return absl::OkStatus();
 }
 
+absl::Status IndexFile::Trim() {
+  ReleaseWriter();
+  absl::MutexLock lock(&mu_);
+  if (!loaded_) return absl::OkStatus();  // never read nor written here
+  max_entries_.store(entries_.load(), std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::Status IndexFile::Resize(int64_t max_bytes) { return EnsureOpen(true, max_bytes); }
+
+void IndexFile::ReleaseWriter() {
+  if (write_fd_ >= 0) ::close(write_fd_);
+  write_fd_ = -1;
+}
+
+absl::Status IndexFile::Flush() const {
+  if (!dirty_.exchange(false, std::memory_order_acq_rel)) return absl::OkStatus();
+  const std::string p = path();
+  absl::StatusOr<FileHandle> fh = OpenFile(p, O_RDONLY);
+  absl::Status synced = fh.ok() ? Fsync(fh->get(), p) : fh.status();
+  if (absl::IsNotFound(synced)) synced = absl::OkStatus();  // renamed away (deleted)
+  if (!synced.ok()) dirty_.store(true);
+  return synced;
+}
+
 namespace {
 
-// Binary search over entries whose keys increase: the last entry with a key
-// <= target, -1 when there is none.
+// Binary search over entries whose keys do not decrease: the last entry
+// with a key <= target, -1 when there is none.
 template <typename KeyOf>
 int32_t LastEntryAtOrBelow(int32_t entries, int64_t target, KeyOf key_of) {
   int32_t lo = 0, hi = entries - 1, found = -1;
@@ -207,99 +320,114 @@ int32_t LastEntryAtOrBelow(int32_t entries, int64_t target, KeyOf key_of) {
 
 // --- OffsetIndex ---
 
-OffsetPosition OffsetIndex::Read(int32_t i) const {
-  const uint8_t* e = file_.Entry(i);
+OffsetPosition OffsetIndex::Decode(const uint8_t* e) const {
   return {file_.base_offset() + LoadBigEndian<int32_t>(e), LoadBigEndian<int32_t>(e + 4)};
 }
 
 OffsetPosition OffsetIndex::Lookup(int64_t target) const {
-  // An index that cannot be opened is treated as empty: lookups still find
+  // An index that cannot be read is treated as empty: lookups still find
   // the data, by scanning from the segment start.
-  if (!file_.EnsureOpen(false, 0).ok()) return {file_.base_offset(), 0};
-  int32_t found = LastEntryAtOrBelow(file_.entries(), target,
-                                     [this](int32_t i) { return Read(i).offset; });
-  return found < 0 ? OffsetPosition{file_.base_offset(), 0} : Read(found);
+  OffsetPosition result{file_.base_offset(), 0};
+  (void)file_.Search([&](const uint8_t* entries, int32_t n) {
+    const int32_t found = LastEntryAtOrBelow(
+        n, target, [&](int32_t i) { return Decode(entries + static_cast<size_t>(i) * 8).offset; });
+    if (found >= 0) result = Decode(entries + static_cast<size_t>(found) * 8);
+  });
+  return result;
 }
 
 OffsetPosition OffsetIndex::LastEntry() const {
-  if (!file_.EnsureOpen(false, 0).ok()) return {file_.base_offset(), 0};
-  int32_t n = file_.entries();
-  return n == 0 ? OffsetPosition{file_.base_offset(), 0} : Read(n - 1);
+  uint8_t e[8];
+  absl::StatusOr<bool> has = file_.LastEntry(e);
+  return has.ok() && *has ? Decode(e) : OffsetPosition{file_.base_offset(), 0};
 }
 
 absl::Status OffsetIndex::Append(int64_t offset, int64_t position) {
-  int32_t n = file_.entries();
-  if (n > 0 && Read(n - 1).offset >= offset) return absl::OkStatus();
+  if (file_.entries() > 0 && LastEntry().offset >= offset) return absl::OkStatus();
   uint8_t e[8];
   StoreBigEndian<int32_t>(e, static_cast<int32_t>(offset - file_.base_offset()));
   StoreBigEndian<int32_t>(e + 4, static_cast<int32_t>(position));
   return file_.AppendEntry(e);
 }
 
-void OffsetIndex::TruncateTo(int64_t offset) {
-  if (!file_.EnsureOpen(false, 0).ok()) return;
-  int32_t n = file_.entries();
-  while (n > 0 && Read(n - 1).offset >= offset) --n;
-  file_.TruncateEntries(n);
+absl::Status OffsetIndex::TruncateTo(int64_t offset) {
+  int32_t keep = 0;
+  RUNNEL_RETURN_IF_ERROR(file_.Search([&](const uint8_t* entries, int32_t n) {
+    keep = 1 + LastEntryAtOrBelow(n, offset - 1, [&](int32_t i) {
+             return Decode(entries + static_cast<size_t>(i) * 8).offset;
+           });
+  }));
+  return file_.TruncateEntries(keep);
 }
 
 absl::Status OffsetIndex::Check(int64_t log_size) const {
-  RUNNEL_RETURN_IF_ERROR(file_.EnsureOpen(false, 0));
-  int32_t n = file_.entries();
-  if (n == 0) return absl::OkStatus();
-  OffsetPosition first = Read(0), last = Read(n - 1);
-  if (first.offset < file_.base_offset() || last.position >= std::max<int64_t>(log_size, 1)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "index ", file_.path(), ": entry (", last.offset, ", ", last.position,
-        ") outside the segment (log size ", log_size, ")"));
-  }
-  return absl::OkStatus();
+  bool bad = false;
+  OffsetPosition last;
+  RUNNEL_RETURN_IF_ERROR(file_.Search([&](const uint8_t* entries, int32_t n) {
+    if (n == 0) return;
+    OffsetPosition first = Decode(entries);
+    last = Decode(entries + static_cast<size_t>(n - 1) * 8);
+    bad = first.offset < file_.base_offset() || last.position >= std::max<int64_t>(log_size, 1);
+  }));
+  if (!bad) return absl::OkStatus();
+  // Outside Search: path() takes the index's lock.
+  return absl::FailedPreconditionError(absl::StrCat("index ", file_.path(), ": entry (",
+                                                    last.offset, ", ", last.position,
+                                                    ") outside the segment (log size ", log_size,
+                                                    ")"));
 }
 
 // --- TimeIndex ---
 
-TimestampOffsetEntry TimeIndex::Read(int32_t i) const {
-  const uint8_t* e = file_.Entry(i);
+TimestampOffsetEntry TimeIndex::Decode(const uint8_t* e) const {
   return {LoadBigEndian<int64_t>(e), file_.base_offset() + LoadBigEndian<int32_t>(e + 8)};
 }
 
 TimestampOffsetEntry TimeIndex::Lookup(int64_t target) const {
-  if (!file_.EnsureOpen(false, 0).ok()) return {-1, file_.base_offset()};
-  int32_t found = LastEntryAtOrBelow(file_.entries(), target,
-                                     [this](int32_t i) { return Read(i).timestamp; });
-  return found < 0 ? TimestampOffsetEntry{-1, file_.base_offset()} : Read(found);
+  TimestampOffsetEntry result{-1, file_.base_offset()};
+  (void)file_.Search([&](const uint8_t* entries, int32_t n) {
+    const int32_t found = LastEntryAtOrBelow(n, target, [&](int32_t i) {
+      return Decode(entries + static_cast<size_t>(i) * 12).timestamp;
+    });
+    if (found >= 0) result = Decode(entries + static_cast<size_t>(found) * 12);
+  });
+  return result;
 }
 
 TimestampOffsetEntry TimeIndex::LastEntry() const {
-  if (!file_.EnsureOpen(false, 0).ok()) return {-1, file_.base_offset()};
-  int32_t n = file_.entries();
-  return n == 0 ? TimestampOffsetEntry{-1, file_.base_offset()} : Read(n - 1);
+  uint8_t e[12];
+  absl::StatusOr<bool> has = file_.LastEntry(e);
+  return has.ok() && *has ? Decode(e) : TimestampOffsetEntry{-1, file_.base_offset()};
 }
 
 absl::Status TimeIndex::Append(int64_t timestamp, int64_t offset) {
-  int32_t n = file_.entries();
-  if (n > 0 && Read(n - 1).timestamp >= timestamp) return absl::OkStatus();
+  if (file_.entries() > 0 && LastEntry().timestamp >= timestamp) return absl::OkStatus();
   uint8_t e[12];
   StoreBigEndian<int64_t>(e, timestamp);
   StoreBigEndian<int32_t>(e + 8, static_cast<int32_t>(offset - file_.base_offset()));
   return file_.AppendEntry(e);
 }
 
-void TimeIndex::TruncateTo(int64_t offset) {
-  if (!file_.EnsureOpen(false, 0).ok()) return;
-  int32_t n = file_.entries();
-  while (n > 0 && Read(n - 1).offset >= offset) --n;
-  file_.TruncateEntries(n);
+absl::Status TimeIndex::TruncateTo(int64_t offset) {
+  // Offsets in a time index do not decrease, so the entries to keep are a
+  // prefix.
+  int32_t keep = 0;
+  RUNNEL_RETURN_IF_ERROR(file_.Search([&](const uint8_t* entries, int32_t n) {
+    keep = 1 + LastEntryAtOrBelow(n, offset - 1, [&](int32_t i) {
+             return Decode(entries + static_cast<size_t>(i) * 12).offset;
+           });
+  }));
+  return file_.TruncateEntries(keep);
 }
 
 absl::Status TimeIndex::Check() const {
-  RUNNEL_RETURN_IF_ERROR(file_.EnsureOpen(false, 0));
-  int32_t n = file_.entries();
-  if (n > 0 && Read(0).offset < file_.base_offset()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("time index ", file_.path(), ": offset below the segment base"));
-  }
-  return absl::OkStatus();
+  bool bad = false;
+  RUNNEL_RETURN_IF_ERROR(file_.Search([&](const uint8_t* entries, int32_t n) {
+    bad = n > 0 && Decode(entries).offset < file_.base_offset();
+  }));
+  if (!bad) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("time index ", file_.path(), ": offset below the segment base"));
 }
 
 }  // namespace runnel::storage

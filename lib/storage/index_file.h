@@ -1,33 +1,49 @@
-// Sparse, memory-mapped segment indexes: OffsetIndex (.index) maps offsets to
-// byte positions in the .log, TimeIndex (.timeindex) maps timestamps to
-// offsets. Entry layouts are in storage/log_format.h.
+// Sparse segment indexes: OffsetIndex (.index) maps offsets to byte
+// positions in the .log, TimeIndex (.timeindex) maps timestamps to offsets.
+// Entry layouts are in storage/log_format.h.
 //
-// An index is opened lazily: nothing is mapped until the first lookup or
-// append, so thousands of idle partitions cost no mappings. An index that may
-// be appended to (the active segment's) is preallocated to
-// segment.index.bytes and trimmed to its entries by Trim() on roll or close.
+// Bounded descriptors and mappings, so that 10,000 partitions fit in an
+// ordinary descriptor limit and vm.max_map_count:
+//   - Entries are appended with pwrite(2) through a descriptor that the
+//     writer opens for one Segment::Append (or one recovery) and closes with
+//     ReleaseWriter(); no index descriptor outlives a call. The file is not
+//     preallocated: it always holds exactly its entries (a file left
+//     preallocated by an older version, or torn by a crash, is cut to its
+//     valid prefix before it is appended to again).
+//   - The entry count and the last entry are learnt once with pread and kept
+//     in memory, so appends, LastEntry() and time retention map nothing.
+//   - Lookups map the file lazily (read-only, shared). Mapped indexes are on
+//     one process-wide LRU list whose length is capped (SetMaxMappedIndexes):
+//     the least recently searched index is unmapped when a new one maps.
 //
-// Threads: one writer (the log's writer thread: Append, TruncateTo*, Reset,
-// Trim, Resize), any number of concurrent readers (Lookup*, entries). The
-// entry count is published with release semantics after the entry's bytes,
-// so a reader sees only whole entries. A mapping is never unmapped while the
-// index lives (a remap keeps the old one), so a reader's pointer stays valid.
+// Threads: one writer (the log's writer thread: Append, TruncateTo*,
+// EnsureOpen(writable), Trim, Resize, ReleaseWriter) and any number of
+// concurrent readers (Lookup*, LastEntry, entries, Flush). A lookup holds the
+// index's mutex while it searches the mapping, so an LRU eviction never
+// unmaps under it; the writer takes that mutex only to publish a new count.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <list>
 #include <string>
-#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
 namespace runnel::storage {
 
-// The mmap'd file with fixed-size big-endian entries, shared by both indexes.
+// The most index files mapped at once in this process (default 1,024); the
+// least recently searched are unmapped beyond it. Thread-safe.
+void SetMaxMappedIndexes(size_t max_mapped);
+// How many index files are mapped now (for tests and benchmarks).
+size_t MappedIndexCount();
+
+// The file of fixed-size big-endian entries, shared by both indexes.
 class IndexFile {
  public:
   IndexFile(std::string path, int64_t base_offset, size_t entry_size);
@@ -35,64 +51,84 @@ class IndexFile {
   IndexFile(const IndexFile&) = delete;
   IndexFile& operator=(const IndexFile&) = delete;
 
-  // Maps the file if not yet mapped. For `writable`, the file is extended to
-  // `max_bytes` (rounded down to whole entries); otherwise it is mapped at
-  // its size. The entry count is the valid prefix (see CountValidEntriesLocked).
+  // Learns the entry count (the file's valid prefix, see CountValidEntries)
+  // and the last entry if not yet known. With `writable`, the index then
+  // takes entries up to `max_bytes` (rounded down to whole entries, at least
+  // its current entries), and a tail past the valid prefix is cut off.
+  // Keeps no descriptor and maps nothing. Writer only when `writable`.
   absl::Status EnsureOpen(bool writable, int64_t max_bytes) const;
 
-  // Entries visible to readers.
+  // Entries visible to readers (0 until EnsureOpen or a lookup loaded them).
   int32_t entries() const { return entries_.load(std::memory_order_acquire); }
   int32_t max_entries() const { return max_entries_.load(std::memory_order_acquire); }
   bool full() const { return entries() >= max_entries(); }
-  const std::string& path() const { return path_; }
+  std::string path() const;
+  // The files were renamed (Segment::RenameSuffix, RenameForDelete): later
+  // loads and mappings use `path`. A lookup racing with the rename may miss
+  // the file; it then scans from the segment start, as for a missing index.
+  void SetPath(std::string path);
   int64_t base_offset() const { return base_offset_; }
+  size_t entry_size() const { return entry_size_; }
 
-  // The bytes of entry `i` (< entries()).
-  const uint8_t* Entry(int32_t i) const {
-    return data_.load(std::memory_order_acquire) + static_cast<size_t>(i) * entry_size_;
-  }
+  // Runs `fn(entries, n)` over the first n = entries() entries, mapped; the
+  // pointer is valid during the call only (nullptr when n == 0). `fn` runs
+  // under the index's lock: it must not call back into this index.
+  absl::Status Search(absl::FunctionRef<void(const uint8_t*, int32_t)> fn) const;
+  // Copies the last entry into `out` (entry_size() bytes); false when empty.
+  absl::StatusOr<bool> LastEntry(uint8_t* out) const;
 
   // Writer only: appends one entry (must not be full()).
   absl::Status AppendEntry(const uint8_t* entry);
-  // Writer only: keeps the first `n` entries.
-  void TruncateEntries(int32_t n);
-  // Writer only: shrinks the file to its entries (roll or close).
+  // Writer only: keeps the first `n` entries (the file is cut to them).
+  absl::Status TruncateEntries(int32_t n);
+  // Writer only: stops taking entries (max_entries() = entries()); on roll
+  // or close. Closes the writer's descriptor.
   absl::Status Trim();
-  // Writer only: extends the file again to `max_bytes` (a segment made
-  // active again by truncation).
+  // Writer only: takes entries again up to `max_bytes` (a segment made
+  // active again by truncation, or an idle one appended to).
   absl::Status Resize(int64_t max_bytes);
-  // Writes dirty pages to disk.
+  // Writer only: closes the descriptor AppendEntry opened.
+  void ReleaseWriter();
+  // fdatasyncs the file when entries changed since the last Flush.
   absl::Status Flush() const;
 
  private:
-  absl::Status MapLocked(int64_t size) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status ResizeLocked(int64_t max_bytes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CloseFdLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  int64_t RoundDown(int64_t bytes) const {
-    return bytes / static_cast<int64_t>(entry_size_) * static_cast<int64_t>(entry_size_);
-  }
-  // Of the first `n` entries on disk, how many form the valid prefix.
-  absl::StatusOr<int32_t> CountValidEntriesLocked(int32_t n) const
+  friend class IndexMapCache;
+
+  absl::Status LoadLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status MapLocked(int32_t n) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UnmapLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Called by the LRU (holding its own lock, never this one's caller's).
+  void Evict() const;
+  // Of the first `n` entries of `fd`, how many form the valid prefix
+  // (strictly increasing keys); copies the last valid one into last_.
+  absl::StatusOr<int32_t> CountValidEntriesLocked(int fd, int32_t n) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether entry `cur` may follow entry `prev`.
   bool Follows(const uint8_t* prev, const uint8_t* cur) const;
 
-  const std::string path_;
   const int64_t base_offset_;
   const size_t entry_size_;
 
   mutable absl::Mutex mu_;
-  // Open only while the index may be written (preallocated); -1 otherwise.
-  mutable int fd_ ABSL_GUARDED_BY(mu_) = -1;
-  mutable size_t mapped_size_ ABSL_GUARDED_BY(mu_) = 0;
-  mutable bool writable_ ABSL_GUARDED_BY(mu_) = false;
-  // Old mappings are kept (not unmapped) until destruction; readers may
-  // still hold pointers into them.
-  mutable std::vector<std::pair<uint8_t*, size_t>> retired_ ABSL_GUARDED_BY(mu_);
-  mutable std::atomic<uint8_t*> data_{nullptr};
+  std::string path_ ABSL_GUARDED_BY(mu_);
+  // The count is known. A missing file is not remembered as empty (it may
+  // be mid-rename); only EnsureOpen(writable) creates it.
+  mutable bool loaded_ ABSL_GUARDED_BY(mu_) = false;
+  mutable int64_t file_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // -1: missing
+  mutable uint8_t* map_ ABSL_GUARDED_BY(mu_) = nullptr;
+  mutable size_t map_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // The last entry (valid when entries_ > 0); written by the writer and by
+  // the load, both under mu_.
+  mutable uint8_t last_[16] ABSL_GUARDED_BY(mu_) = {};
   mutable std::atomic<int32_t> entries_{0};
   mutable std::atomic<int32_t> max_entries_{0};
-  mutable std::atomic<bool> open_{false};
+  mutable std::atomic<bool> dirty_{false};  // appended or cut since Flush
+  // Writer only: the descriptor of the current append call, or -1.
+  int write_fd_ = -1;
+  // Guarded by the LRU's lock: the position in it, when on it.
+  mutable std::list<const IndexFile*>::iterator lru_pos_;
+  mutable bool on_lru_ = false;
 };
 
 struct OffsetPosition {
@@ -107,12 +143,12 @@ class OffsetIndex {
 
   // The last entry with offset <= target, or {base_offset, 0}.
   OffsetPosition Lookup(int64_t target) const;
-  // The last entry (or {base_offset, 0} when empty).
+  // The last entry (or {base_offset, 0} when empty); maps nothing.
   OffsetPosition LastEntry() const;
   // Writer: appends when `offset` is above the last entry's.
   absl::Status Append(int64_t offset, int64_t position);
   // Writer: drops entries with offset >= `offset`.
-  void TruncateTo(int64_t offset);
+  absl::Status TruncateTo(int64_t offset);
   // Sanity check after open: entries within [base, ...) and positions within
   // `log_size`. FailedPrecondition describes the problem.
   absl::Status Check(int64_t log_size) const;
@@ -121,7 +157,7 @@ class OffsetIndex {
   const IndexFile& file() const { return file_; }
 
  private:
-  OffsetPosition Read(int32_t i) const;
+  OffsetPosition Decode(const uint8_t* e) const;
   IndexFile file_;
 };
 
@@ -137,18 +173,19 @@ class TimeIndex {
 
   // The last entry with timestamp <= target, or {-1, base_offset}.
   TimestampOffsetEntry Lookup(int64_t target) const;
+  // The last entry (or {-1, base_offset} when empty); maps nothing.
   TimestampOffsetEntry LastEntry() const;
   // Writer: appends when `timestamp` is above the last entry's.
   absl::Status Append(int64_t timestamp, int64_t offset);
   // Writer: drops entries with offset >= `offset`.
-  void TruncateTo(int64_t offset);
+  absl::Status TruncateTo(int64_t offset);
   absl::Status Check() const;
 
   IndexFile& file() { return file_; }
   const IndexFile& file() const { return file_; }
 
  private:
-  TimestampOffsetEntry Read(int32_t i) const;
+  TimestampOffsetEntry Decode(const uint8_t* e) const;
   IndexFile file_;
 };
 

@@ -41,8 +41,9 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(const std::string& dir,
       new Segment(dir, base_offset, std::string(suffix), std::move(fd), 0, now_ms));
   // Stale index files of an earlier segment at this offset would be taken
   // for entries: start them empty.
-  RUNNEL_RETURN_IF_ERROR(RemoveFile(seg->offset_index_.file().path()));
-  RUNNEL_RETURN_IF_ERROR(RemoveFile(seg->time_index_.file().path()));
+  for (const IndexFile* index : {&seg->offset_index_.file(), &seg->time_index_.file()}) {
+    RUNNEL_RETURN_IF_ERROR(OpenFile(index->path(), O_WRONLY | O_CREAT | O_TRUNC).status());
+  }
   RUNNEL_RETURN_IF_ERROR(seg->OpenForAppends(index_max_bytes));
   seg->max_timestamp_known_.store(true);
   return seg;
@@ -169,6 +170,14 @@ absl::Status Segment::Append(std::span<const iovec> iov, std::span<const Appende
   };
   absl::Status written = PwritevAll(fd(), iov, start, log_path_);
   if (!written.ok()) return cut_back(written);
+  // Index descriptors live for this call only (see index_file.h).
+  struct ReleaseIndexWriters {
+    Segment* seg;
+    ~ReleaseIndexWriters() {
+      seg->offset_index_.file().ReleaseWriter();
+      seg->time_index_.file().ReleaseWriter();
+    }
+  } release{this};
 
   // An index entry can fail too (ENOSPC when its page is first written):
   // then the entries and timestamps added for this call are undone with the
@@ -183,8 +192,10 @@ absl::Status Segment::Append(std::span<const iovec> iov, std::span<const Appende
   for (const AppendedBatch& b : batches) {
     absl::Status indexed = AddIndexEntries(b, position, index_interval_bytes);
     if (!indexed.ok()) {
-      offset_index_.file().TruncateEntries(offset_entries);
-      time_index_.file().TruncateEntries(time_entries);
+      // Best effort: the entries past the data are what matters, and a
+      // reopen rebuilds the active segment's indexes anyway.
+      (void)offset_index_.file().TruncateEntries(offset_entries);
+      (void)time_index_.file().TruncateEntries(time_entries);
       bytes_since_last_index_entry_ = since_last_entry;
       max_timestamp_.store(max_timestamp, std::memory_order_release);
       offset_of_max_timestamp_.store(offset_of_max_timestamp, std::memory_order_relaxed);
@@ -205,8 +216,8 @@ absl::StatusOr<std::optional<int64_t>> Segment::TruncateTo(int64_t offset) {
   if (!cut.has_value()) return std::nullopt;
   RUNNEL_RETURN_IF_ERROR(offset_index_.file().EnsureOpen(false, 0));
   RUNNEL_RETURN_IF_ERROR(time_index_.file().EnsureOpen(false, 0));
-  offset_index_.TruncateTo(offset);
-  time_index_.TruncateTo(offset);
+  RUNNEL_RETURN_IF_ERROR(offset_index_.TruncateTo(offset));
+  RUNNEL_RETURN_IF_ERROR(time_index_.TruncateTo(offset));
   size_.store(cut->position, std::memory_order_release);
   RUNNEL_RETURN_IF_ERROR(Truncate(fd(), cut->position, log_path_));
   // Timestamps and the next offset come from what is left.
@@ -233,8 +244,9 @@ absl::Status Segment::CloseForAppends() {
   return time_index_.file().Trim();
 }
 
-absl::Status Segment::Flush() const {
+absl::Status Segment::Flush(bool with_indexes) const {
   RUNNEL_RETURN_IF_ERROR(Fsync(fd(), log_path_));
+  if (!with_indexes) return absl::OkStatus();
   RUNNEL_RETURN_IF_ERROR(offset_index_.file().Flush());
   return time_index_.file().Flush();
 }
@@ -249,6 +261,8 @@ absl::StatusOr<std::vector<std::string>> Segment::RenameForDelete() {
     renamed.push_back(std::move(to));
   }
   suffix_ = absl::StrCat(suffix_, kDeletedFileSuffix);
+  offset_index_.file().SetPath(PathFor(suffix_, kIndexFileSuffix));
+  time_index_.file().SetPath(PathFor(suffix_, kTimeIndexFileSuffix));
   return renamed;
 }
 
@@ -259,6 +273,8 @@ absl::Status Segment::RenameSuffix(absl::string_view to) {
     RUNNEL_RETURN_IF_ERROR(RenameFile(from, PathFor(to, ext)));
   }
   suffix_ = std::string(to);
+  offset_index_.file().SetPath(PathFor(suffix_, kIndexFileSuffix));
+  time_index_.file().SetPath(PathFor(suffix_, kTimeIndexFileSuffix));
   return absl::OkStatus();
 }
 

@@ -144,8 +144,10 @@ class Segment {
   absl::Status OpenForAppends(int32_t index_max_bytes);
   absl::Status CloseForAppends();
 
-  // fsyncs the .log and the index pages.
-  absl::Status Flush() const;
+  // fsyncs the .log and, `with_indexes`, the index files that changed. A
+  // segment that will hold the recovery point needs no index sync: Open
+  // recovers it, rebuilding its indexes.
+  absl::Status Flush(bool with_indexes = true) const;
 
   // Renames the three files to *.deleted and returns their new paths; the
   // open descriptor keeps working.

@@ -57,8 +57,8 @@ absl::StatusOr<SegmentRecovery> Segment::Recover(int32_t index_interval_bytes,
                                                  int32_t index_max_bytes) {
   RUNNEL_RETURN_IF_ERROR(offset_index_.file().EnsureOpen(true, index_max_bytes));
   RUNNEL_RETURN_IF_ERROR(time_index_.file().EnsureOpen(true, index_max_bytes));
-  offset_index_.file().TruncateEntries(0);
-  time_index_.file().TruncateEntries(0);
+  RUNNEL_RETURN_IF_ERROR(offset_index_.file().TruncateEntries(0));
+  RUNNEL_RETURN_IF_ERROR(time_index_.file().TruncateEntries(0));
   max_timestamp_.store(-1);
   offset_of_max_timestamp_.store(-1);
   first_batch_timestamp_.store(-1);
@@ -105,6 +105,8 @@ absl::StatusOr<SegmentRecovery> Segment::Recover(int32_t index_interval_bytes,
     expected = info.last_offset + 1;
     pos += size;
   }
+  offset_index_.file().ReleaseWriter();
+  time_index_.file().ReleaseWriter();
   SegmentRecovery result;
   result.valid_bytes = pos;
   if (!bad.ok()) {

@@ -1,4 +1,11 @@
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -32,7 +39,7 @@ TEST_CASE("offset index finds the last entry at or below the target", "[index]")
   CHECK(index.Lookup(1'000'000).position == 12288);
   CHECK(index.LastEntry().offset == 130);
 
-  index.TruncateTo(120);
+  REQUIRE(index.TruncateTo(120).ok());
   CHECK(index.file().entries() == 1);
   CHECK(index.Lookup(1'000'000).position == 4096);
 }
@@ -50,7 +57,7 @@ TEST_CASE("time index finds the last entry at or below the timestamp", "[index]"
   CHECK(index.Lookup(999).offset == 0);
   CHECK(index.Lookup(1500).offset == 5);
   CHECK(index.Lookup(2000).offset == 9);
-  index.TruncateTo(9);
+  REQUIRE(index.TruncateTo(9).ok());
   CHECK(index.LastEntry().offset == 5);
 }
 
@@ -85,11 +92,85 @@ TEST_CASE("a preallocated index left by a crash keeps only its valid prefix", "[
     REQUIRE(index.file().EnsureOpen(true, 4096).ok());
     REQUIRE(index.Append(5, 100).ok());
     REQUIRE(index.Append(9, 200).ok());
-    // No Trim: the file keeps its zero-filled tail, as after a crash.
   }
-  OffsetIndex reopened(path, 0);
-  CHECK(reopened.Lookup(1'000).position == 200);
-  CHECK(reopened.file().entries() == 2);
+  // A zero-filled tail, as an older version's preallocation leaves after a
+  // crash.
+  REQUIRE(truncate(path.c_str(), 4096) == 0);
+  {
+    OffsetIndex reopened(path, 0);
+    CHECK(reopened.Lookup(1'000).position == 200);
+    CHECK(reopened.file().entries() == 2);
+    // Appending again first cuts the tail, so no stale bytes follow.
+    REQUIRE(reopened.file().EnsureOpen(true, 4096).ok());
+    REQUIRE(reopened.Append(12, 300).ok());
+    reopened.file().ReleaseWriter();
+  }
+  struct stat st;
+  REQUIRE(stat(path.c_str(), &st) == 0);
+  CHECK(st.st_size == 3 * static_cast<off_t>(kOffsetIndexEntrySize));
+  OffsetIndex again(path, 0);
+  CHECK(again.LastEntry().offset == 12);  // loads the count
+  CHECK(again.file().entries() == 3);
+}
+
+// The descriptors this process has open on files whose name ends in `suffix`.
+int OpenFilesEndingIn(const std::string& suffix) {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const std::string target = std::filesystem::read_symlink(e.path(), ec).string();
+    if (!ec && target.size() >= suffix.size() &&
+        target.compare(target.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+TEST_CASE("an index holds no descriptor between appends", "[index]") {
+  TempDir dir;
+  OffsetIndex index(dir.Sub("00000000000000000000.index"), 0);
+  REQUIRE(index.file().EnsureOpen(true, 4096).ok());
+  REQUIRE(index.Append(5, 100).ok());
+  CHECK(OpenFilesEndingIn(".index") == 1);  // the writer's, during the call
+  index.file().ReleaseWriter();
+  CHECK(OpenFilesEndingIn(".index") == 0);
+  CHECK(index.Lookup(7).position == 100);  // mapped, descriptor closed
+  CHECK(OpenFilesEndingIn(".index") == 0);
+  REQUIRE(index.Append(9, 200).ok());
+  index.file().ReleaseWriter();
+  CHECK(index.Lookup(9).position == 200);  // the mapping sees the new entry
+}
+
+TEST_CASE("mapped indexes beyond the cap are unmapped, least recently searched first",
+          "[index]") {
+  TempDir dir;
+  SetMaxMappedIndexes(3);
+  {
+    std::vector<std::unique_ptr<OffsetIndex>> indexes;
+    for (int i = 0; i < 8; ++i) {
+      auto index = std::make_unique<OffsetIndex>(
+          dir.Sub(SegmentFileName(i * 1000, kIndexFileSuffix)), i * 1000);
+      REQUIRE(index->file().EnsureOpen(true, 4096).ok());
+      for (int j = 1; j <= 20; ++j) REQUIRE(index->Append(i * 1000 + j * 10, j * 4096).ok());
+      index->file().ReleaseWriter();
+      indexes.push_back(std::move(index));
+    }
+    const size_t before = MappedIndexCount();
+    for (int round = 0; round < 3; ++round) {
+      for (int i = 0; i < 8; ++i) {
+        // Every lookup is right whether its index was still mapped or not.
+        CHECK(indexes[i]->Lookup(i * 1000 + 55).position == 5 * 4096);
+        CHECK(MappedIndexCount() <= std::max<size_t>(before, 3));
+      }
+    }
+    CHECK(MappedIndexCount() == 3);
+    // Destroying an index takes it off the list.
+    indexes.erase(indexes.begin() + 7);
+    CHECK(MappedIndexCount() == 2);
+  }
+  CHECK(MappedIndexCount() == 0);
+  SetMaxMappedIndexes(1024);
 }
 
 TEST_CASE("segment file names are Kafka's 20-digit names", "[index]") {
