@@ -23,7 +23,8 @@
 // is not fsynced before it rolls or the log closes: as in Kafka, replication
 // (or the application) carries durability for the newest data.
 // recovery_point() is the offset below which data is known fsynced (the
-// LogManager checkpoints it); Open() re-validates every batch after it and
+// LogManager checkpoints it; a log opened alone keeps it in its own
+// directory); Open() re-validates every batch after it and
 // cuts a torn tail, so a crash loses at most unflushed appends, never the
 // log's consistency. Leader-epoch and offset checkpoints are fsynced when
 // written.
@@ -291,11 +292,15 @@ class Log {
 
   // --- Lifecycle ---
 
-  // Writes the active segment's final time-index entry, trims the
-  // preallocated index files, removes pending *.deleted files and wakes
+  // Writes the active segment's final time-index entry, stops its index
+  // files taking entries, removes pending *.deleted files and wakes
   // waiters with Cancelled. It does not fsync: call Flush() first for that
-  // (LogManager::Close does). Further writes fail with FailedPrecondition;
-  // reads keep working on the open files. The destructor closes too.
+  // (LogManager::Close does). A log opened with Log::Open (no LogManager)
+  // writes its recovery point and start offset to
+  // <dir>/standalone-log-checkpoint here (and on a Flush that reaches a new
+  // segment, and on truncation), so the next Open re-validates only what
+  // was not flushed. Further writes fail with FailedPrecondition; reads
+  // keep working on the open files. The destructor closes too.
   virtual absl::Status Close() = 0;
 };
 

@@ -16,9 +16,10 @@
 //     relative offsets are offset - <base>; index entries strictly increase in
 //     both fields; the time index only gets an entry when the maximum
 //     timestamp grows. Both are sparse: an entry at most every
-//     index.interval.bytes of .log. While a segment is active its indexes are
-//     preallocated to segment.index.bytes (zero-filled tail) and trimmed to
-//     their entries on roll or close.
+//     index.interval.bytes of .log. Runnel writes index files at exactly
+//     their entries (appended with pwrite, never preallocated); it also
+//     reads files preallocated by Kafka or by a crash (a zero-filled tail
+//     ends the valid entries) and cuts such a tail before appending.
 //
 //   checkpoint    := "0\n" count "\n" (entry "\n"){count}     (text, decimal)
 //     recovery-point-offset-checkpoint, log-start-offset-checkpoint,
@@ -26,6 +27,9 @@
 //     deduplicated):
 //                    entry := topic " " partition " " offset
 //     leader-epoch-checkpoint:  entry := epoch " " start_offset
+//     standalone-log-checkpoint (in the partition_dir of a log opened
+//     without a LogManager, which keeps no data_dir checkpoints for it):
+//                    entry := ("recovery-point" | "log-start-offset") " 0 " offset
 //   Checkpoints are replaced atomically: written to <name>.tmp, fsynced,
 //   renamed over <name>, directory fsynced.
 //
@@ -58,6 +62,7 @@ inline constexpr absl::string_view kRecoveryPointCheckpointFile =
 inline constexpr absl::string_view kLogStartOffsetCheckpointFile = "log-start-offset-checkpoint";
 inline constexpr absl::string_view kCleanerOffsetCheckpointFile = "cleaner-offset-checkpoint";
 inline constexpr absl::string_view kLeaderEpochCheckpointFile = "leader-epoch-checkpoint";
+inline constexpr absl::string_view kStandaloneCheckpointFile = "standalone-log-checkpoint";
 inline constexpr int kCheckpointVersion = 0;
 
 inline constexpr size_t kBaseOffsetDigits = 20;

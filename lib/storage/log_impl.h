@@ -38,7 +38,11 @@ class LogImpl final : public Log {
  public:
   using SegmentMap = std::map<int64_t, std::shared_ptr<Segment>>;
 
-  static absl::StatusOr<std::unique_ptr<LogImpl>> OpenImpl(LogOpenOptions options);
+  // `standalone`: opened by Log::Open, not by a LogManager; the log then
+  // keeps its own recovery point and start offset in
+  // kStandaloneCheckpointFile (see PersistOffsets).
+  static absl::StatusOr<std::unique_ptr<LogImpl>> OpenImpl(LogOpenOptions options,
+                                                           bool standalone = false);
   ~LogImpl() override;
 
   // Log.
@@ -99,9 +103,9 @@ class LogImpl final : public Log {
   absl::Status RemoveDeletedFiles(bool all);
 
   // When nothing was appended for `idle_ms`, stops the active segment taking
-  // appends: its indexes are trimmed and their descriptors closed, so an
-  // idle partition holds one descriptor a segment. The next append reopens
-  // them. Returns whether the log is (now) parked.
+  // appends (its final time-index entry is written), as on close. The next
+  // append reopens it. Returns whether the log is (now) parked. (Index
+  // files hold no descriptors between appends in any case.)
   absl::StatusOr<bool> CloseIdleFiles(int64_t idle_ms);
 
   const Clock* clock() const { return clock_; }
@@ -112,7 +116,14 @@ class LogImpl final : public Log {
   int64_t truncations() const { return truncations_.load(std::memory_order_acquire); }
 
  private:
-  LogImpl(std::string dir, LogOptions options, const Clock* clock);
+  LogImpl(std::string dir, LogOptions options, const Clock* clock, bool standalone);
+
+  // Standalone logs only: writes kStandaloneCheckpointFile when it is
+  // stale. Unless `exact`, only a change that shortens the next recovery
+  // counts (the recovery point reached a later segment, or the start offset
+  // moved): a Flush after every append then costs no checkpoint write.
+  // With `exact` (Close, truncation) any difference is written.
+  absl::Status PersistOffsets(bool exact) ABSL_LOCKS_EXCLUDED(checkpoint_mu_);
 
   // log_open.cc
   absl::Status Load(const LogOpenOptions& options);
@@ -139,6 +150,13 @@ class LogImpl final : public Log {
 
   const std::string dir_;
   const Clock* const clock_;
+  const bool standalone_;
+
+  // Orders writers of kStandaloneCheckpointFile; taken after mu_ if both.
+  absl::Mutex checkpoint_mu_;
+  int64_t persisted_recovery_point_ ABSL_GUARDED_BY(checkpoint_mu_) = -1;
+  int64_t persisted_segment_ ABSL_GUARDED_BY(checkpoint_mu_) = -1;  // holding it
+  int64_t persisted_start_ ABSL_GUARDED_BY(checkpoint_mu_) = -1;
 
   mutable absl::Mutex mu_;
   LogOptions options_ ABSL_GUARDED_BY(mu_);

@@ -7,29 +7,76 @@
 #include "absl/strings/str_cat.h"
 #include "runnel/common/status_macros.h"
 #include "storage/batch_scanner.h"
+#include "storage/checkpoint_file.h"
 #include "storage/file_util.h"
 #include "storage/log_format.h"
 #include "storage/log_impl.h"
 
 namespace runnel::storage {
+namespace {
+
+// The entry keys of kStandaloneCheckpointFile.
+constexpr absl::string_view kRecoveryPointKey = "recovery-point";
+constexpr absl::string_view kLogStartOffsetKey = "log-start-offset";
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogOpenOptions options) {
-  RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<LogImpl> log, LogImpl::OpenImpl(std::move(options)));
+  RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<LogImpl> log,
+                          LogImpl::OpenImpl(std::move(options), /*standalone=*/true));
   return std::unique_ptr<Log>(std::move(log));
 }
 
-LogImpl::LogImpl(std::string dir, LogOptions options, const Clock* clock)
-    : dir_(std::move(dir)), clock_(clock), options_(std::move(options)) {}
+LogImpl::LogImpl(std::string dir, LogOptions options, const Clock* clock, bool standalone)
+    : dir_(std::move(dir)), clock_(clock), standalone_(standalone), options_(std::move(options)) {}
 
 LogImpl::~LogImpl() { (void)Close(); }
 
-absl::StatusOr<std::unique_ptr<LogImpl>> LogImpl::OpenImpl(LogOpenOptions options) {
+absl::StatusOr<std::unique_ptr<LogImpl>> LogImpl::OpenImpl(LogOpenOptions options,
+                                                           bool standalone) {
   if (options.dir.empty()) return absl::InvalidArgumentError("LogOpenOptions.dir is empty");
   RUNNEL_RETURN_IF_ERROR(options.log.Validate());
   const Clock* clock = options.clock != nullptr ? options.clock : Clock::System();
-  std::unique_ptr<LogImpl> log(new LogImpl(options.dir, options.log, clock));
+  std::unique_ptr<LogImpl> log(new LogImpl(options.dir, options.log, clock, standalone));
+  if (standalone) {
+    // A missing or corrupt checkpoint only costs a longer recovery.
+    absl::StatusOr<std::map<TopicPartition, int64_t>> saved =
+        ReadOffsetCheckpoint(JoinPath(options.dir, kStandaloneCheckpointFile));
+    absl::MutexLock lock(&log->checkpoint_mu_);
+    for (const auto& [key, offset] : saved.ok() ? *saved : std::map<TopicPartition, int64_t>{}) {
+      if (key.topic == kRecoveryPointKey) {
+        options.recovery_point = std::max(options.recovery_point, offset);
+        log->persisted_recovery_point_ = offset;
+      } else if (key.topic == kLogStartOffsetKey) {
+        options.log_start_offset = std::max(options.log_start_offset, offset);
+        log->persisted_start_ = offset;
+      }
+    }
+  }
   RUNNEL_RETURN_IF_ERROR(log->Load(options));
   return log;
+}
+
+absl::Status LogImpl::PersistOffsets(bool exact) {
+  if (!standalone_) return absl::OkStatus();
+  absl::MutexLock lock(&checkpoint_mu_);
+  const int64_t rp = recovery_point_.load(std::memory_order_acquire);
+  const int64_t start = start_offset_.load(std::memory_order_acquire);
+  std::shared_ptr<const SegmentMap> segments = SegmentsSnapshot();
+  auto holder = segments->upper_bound(rp);
+  const int64_t segment = holder == segments->begin() ? rp : std::prev(holder)->first;
+  const bool stale = exact ? rp != persisted_recovery_point_ || start != persisted_start_
+                           : segment != persisted_segment_ || start != persisted_start_ ||
+                                 rp < persisted_recovery_point_;
+  if (!stale) return absl::OkStatus();
+  RUNNEL_RETURN_IF_ERROR(WriteOffsetCheckpoint(
+      JoinPath(dir_, kStandaloneCheckpointFile),
+      {{TopicPartition{std::string(kRecoveryPointKey), 0}, rp},
+       {TopicPartition{std::string(kLogStartOffsetKey), 0}, start}}));
+  persisted_recovery_point_ = rp;
+  persisted_segment_ = segment;
+  persisted_start_ = start;
+  return absl::OkStatus();
 }
 
 absl::Status LogImpl::CleanUpStrayFiles(const std::vector<std::string>& names) {
@@ -199,6 +246,10 @@ absl::Status LogImpl::Close() {
     closed_ = true;
     if (active_ != nullptr) result = active_->CloseForAppends();
   }
+  // The recovery point as of the last Flush, so that a reopen re-validates
+  // only what was not flushed (a LogManager checkpoints it instead).
+  absl::Status persisted = PersistOffsets(/*exact=*/true);
+  if (result.ok()) result = persisted;
   absl::Status removed = RemoveDeletedFiles(/*all=*/true);
   if (result.ok()) result = removed;
   waiters_.Close();

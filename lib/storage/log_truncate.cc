@@ -86,6 +86,9 @@ absl::Status LogImpl::Truncate(int64_t offset) {
       end_offset_.store(end, std::memory_order_release);
       if (recovery_point_.load() > end) recovery_point_.store(end, std::memory_order_release);
       RUNNEL_RETURN_IF_ERROR(epochs_->TruncateFromEnd(end));
+      // A recovery point left above the truncation would let a reopen skip
+      // the new, unflushed data written there.
+      RUNNEL_RETURN_IF_ERROR(PersistOffsets(/*exact=*/true));
     }
   }
   if (full) return TruncateFully(offset);
@@ -118,6 +121,7 @@ absl::Status LogImpl::TruncateFully(int64_t new_start_offset) {
     unflushed_messages_ = 0;
     first_unflushed_ms_ = -1;
     RUNNEL_RETURN_IF_ERROR(epochs_->Clear());
+    RUNNEL_RETURN_IF_ERROR(PersistOffsets(/*exact=*/true));
   }
   waiters_.Notify();
   return absl::OkStatus();

@@ -156,6 +156,10 @@ TEST_CASE("a torn segment drops the segments after it", "[recovery]") {
     }
     REQUIRE((*log)->segment_count() >= 4);
   }
+  // A torn write can only hit data not yet flushed: forget the recovery
+  // point the log saved on close (rolls had fsynced the segments before the
+  // active one), as if the process had died before writing it.
+  REQUIRE(std::filesystem::remove(dir.Sub(std::string(kStandaloneCheckpointFile))));
   // Cut the second segment in half.
   std::vector<std::string> logs;
   const std::vector<std::string> names = *ListDir(dir.path());
