@@ -109,7 +109,10 @@ void HandleDescribeCluster(BrokerContext* ctx, const Request& request, Respond r
 void RegisterMetadataHandlers(BrokerContext* ctx) {
   ctx->router->Register(protocol::ApiVersionsRequest::kApiKey, 0, 3,
                         [ctx](const Request& r, Respond d) { HandleApiVersions(ctx, r, std::move(d)); });
-  ctx->router->Register(protocol::MetadataRequest::kApiKey, 1, 12,
+  // From v0, as Kafka 3.x: kafka-python 2.0.2 guesses the broker's version
+  // by sending Metadata v0 right behind ApiVersions, and a broker that
+  // closes the connection on it loses the ApiVersions answer too.
+  ctx->router->Register(protocol::MetadataRequest::kApiKey, 0, 12,
                         [ctx](const Request& r, Respond d) { HandleMetadata(ctx, r, std::move(d)); });
   ctx->router->Register(
       protocol::DescribeClusterRequest::kApiKey, 0, 1,
