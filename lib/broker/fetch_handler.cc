@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "broker/broker_context.h"
 #include "broker/encode.h"
+#include "broker/extensions.h"
 #include "broker/fetch_response.h"
 #include "runnel/protocol/messages/fetch.h"
 
@@ -42,12 +43,15 @@ std::pair<absl::StatusOr<Response>, int64_t> ReadAll(const PendingFetch& f) {
   for (const auto& topic : f.fetch.topics) {
     FetchResponse::FetchableTopicResponse tr;
     tr.topic = topic.topic;
+    TopicError denied = CheckTopicPolicy(*f.ctx, f.request, TopicOperation::kFetch, topic.topic);
     for (const auto& fp : topic.partitions) {
       FetchResponse::PartitionData pd;
       pd.partition_index = fp.partition;
-      std::shared_ptr<Partition> p = f.ctx->topics->FindPartition(topic.topic, fp.partition);
+      std::shared_ptr<Partition> p =
+          denied.ok() ? f.ctx->topics->FindPartition(topic.topic, fp.partition) : nullptr;
       if (p == nullptr) {
-        pd.error_code = static_cast<int16_t>(ErrorCode::kUnknownTopicOrPartition);
+        pd.error_code = static_cast<int16_t>(denied.ok() ? ErrorCode::kUnknownTopicOrPartition
+                                                         : denied.code);
         pd.high_watermark = -1;
         tr.partitions.push_back(std::move(pd));
         continue;
@@ -104,7 +108,7 @@ void HandleFetch(BrokerContext* ctx, const Request& request, Respond respond) {
   if (!req.ok()) return respond(req.status());
   auto f = std::make_shared<PendingFetch>();
   f->ctx = ctx;
-  f->request = Request{request.header, {}, request.peer};
+  f->request = Request{request.header, {}, request.peer, request.principal};
   f->fetch = *std::move(req);
   f->respond = std::move(respond);
 
@@ -115,7 +119,11 @@ void HandleFetch(BrokerContext* ctx, const Request& request, Respond respond) {
     // would need a second pass; a missing partition is the common case).
     for (const auto& topic : f->fetch.topics) {
       for (const auto& fp : topic.partitions) {
-        if (ctx->topics->FindPartition(topic.topic, fp.partition) == nullptr) has_error = true;
+        if (ctx->topics->FindPartition(topic.topic, fp.partition) == nullptr ||
+            (ctx->topic_policy != nullptr &&
+             !CheckTopicPolicy(*ctx, request, TopicOperation::kFetch, topic.topic).ok())) {
+          has_error = true;
+        }
       }
     }
   }

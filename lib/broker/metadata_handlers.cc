@@ -4,6 +4,7 @@
 
 #include "broker/broker_context.h"
 #include "broker/encode.h"
+#include "broker/extensions.h"
 #include "runnel/protocol/messages/api_versions.h"
 #include "runnel/protocol/messages/describe_cluster.h"
 #include "runnel/protocol/messages/metadata.h"
@@ -65,7 +66,8 @@ void HandleMetadata(BrokerContext* ctx, const Request& request, Respond respond)
           if (t->id == wanted.topic_id) topic = t;
         }
       }
-      if (topic == nullptr && create && !name.empty()) {
+      if (topic == nullptr && create && !name.empty() &&
+          CheckTopicPolicy(*ctx, request, TopicOperation::kCreate, name).ok()) {
         TopicError e = ctx->topics->Create(name, ctx->config.num_partitions, {}, false);
         topic = ctx->topics->Find(name);
         if (topic == nullptr) {

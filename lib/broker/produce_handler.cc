@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/broker_context.h"
 #include "broker/encode.h"
+#include "broker/extensions.h"
 #include "broker/producer_state_append.h"
 #include "runnel/protocol/messages/produce.h"
 
@@ -63,11 +64,14 @@ void HandleProduce(BrokerContext* ctx, const Request& request, Respond respond) 
   for (auto& topic : req->topic_data) {
     protocol::ProduceResponse::TopicProduceResponse tr;
     tr.name = topic.name;
+    TopicError denied = CheckTopicPolicy(*ctx, request, TopicOperation::kProduce, topic.name);
     for (auto& data : topic.partition_data) {
-      if (bad_acks) {
+      if (bad_acks || !denied.ok()) {
         protocol::ProduceResponse::PartitionProduceResponse out;
         out.index = data.index;
-        out.error_code = static_cast<int16_t>(ErrorCode::kInvalidRequiredAcks);
+        out.error_code = static_cast<int16_t>(bad_acks ? ErrorCode::kInvalidRequiredAcks
+                                                       : denied.code);
+        if (!bad_acks) out.error_message = denied.message;
         tr.partition_responses.push_back(std::move(out));
         continue;
       }

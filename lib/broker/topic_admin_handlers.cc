@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/broker_context.h"
 #include "broker/encode.h"
+#include "broker/extensions.h"
 #include "runnel/protocol/messages/create_partitions.h"
 #include "runnel/protocol/messages/create_topics.h"
 #include "runnel/protocol/messages/delete_topics.h"
@@ -55,6 +56,7 @@ void HandleCreateTopics(BrokerContext* ctx, const Request& request, Respond resp
     } else {
       e = CheckCreatable(*ctx, t, &partitions);
     }
+    if (e.ok()) e = CheckTopicPolicy(*ctx, request, TopicOperation::kCreate, t.name);
     if (e.ok()) {
       std::map<std::string, std::string> configs;
       for (const auto& c : t.configs) {

@@ -4,11 +4,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <iostream>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "runnel/protocol/header.h"
 #include "runnel/protocol/wire.h"
 
@@ -25,9 +25,9 @@ std::string PeerName(const tcp::socket& socket) {
   return absl::StrCat(ep.address().to_string(), ":", ep.port());
 }
 
-void LogLine(const std::string& line) {
-  // One write per line so concurrent connections do not interleave.
-  std::cerr << (std::string("runnel-broker: ") + line + "\n") << std::flush;
+// Connection trouble is the client's doing far more often than ours: warn.
+void LogLine(const std::string& peer, const std::string& what) {
+  RUNNEL_LOG(kWarn, what, {{"peer", peer}});
 }
 
 }  // namespace
@@ -65,7 +65,7 @@ void Connection::Close(const std::string& why) {
 void Connection::CloseOnStrand(const std::string& why) {
   if (closed_) return;
   closed_ = true;
-  if (!why.empty()) LogLine(absl::StrCat("closing connection from ", peer_, ": ", why));
+  if (!why.empty()) LogLine(peer_, absl::StrCat("closing connection: ", why));
   asio::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
@@ -73,6 +73,7 @@ void Connection::CloseOnStrand(const std::string& why) {
   read_resume_.cancel();
   pending_ = 0;
   slots_.clear();
+  options_.stats->connections_active.fetch_sub(1, std::memory_order_relaxed);
   registry_->Remove(this);
 }
 
@@ -99,11 +100,13 @@ asio::awaitable<void> Connection::ReadLoop() {
     co_await asio::async_read(socket_, asio::buffer(payload),
                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-      if (ec != asio::error::eof) LogLine(absl::StrCat(peer_, ": read failed: ", ec.message()));
-      else LogLine(absl::StrCat(peer_, ": connection closed inside a frame"));
+      if (ec != asio::error::eof) LogLine(peer_, absl::StrCat("read failed: ", ec.message()));
+      else LogLine(peer_, "connection closed inside a frame");
       break;
     }
     last_activity_ = std::chrono::steady_clock::now();
+    options_.stats->bytes_in.fetch_add(static_cast<int64_t>(*size + protocol::kFrameSizeBytes),
+                                       std::memory_order_relaxed);
     protocol::Reader r(std::span<const uint8_t>(payload.data(), payload.size()));
     absl::StatusOr<protocol::RequestHeader> header = protocol::DecodeRequestHeader(r);
     if (!header.ok()) {
@@ -115,7 +118,7 @@ asio::awaitable<void> Connection::ReadLoop() {
     ++pending_;
     Request request{*std::move(header),
                     std::span<const uint8_t>(payload.data() + r.offset(), payload.size() - r.offset()),
-                    peer_};
+                    peer_, principal_};
     handler_->Handle(request, [self, seq](absl::StatusOr<Response> response) {
       asio::post(self->strand_, [self, seq, response = std::move(response)]() mutable {
         self->Complete(seq, std::move(response));
@@ -164,6 +167,7 @@ asio::awaitable<void> Connection::WriteLoop() {
         co_return;
       }
     }
+    options_.stats->bytes_out.fetch_add(response.size(), std::memory_order_relaxed);
     --pending_;
     last_activity_ = std::chrono::steady_clock::now();
   }

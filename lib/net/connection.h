@@ -21,6 +21,7 @@
 
 #include "absl/time/time.h"
 #include "net/request.h"
+#include "net/server.h"
 
 namespace runnel::net {
 
@@ -35,6 +36,7 @@ class ConnectionRegistry {
 struct ConnectionOptions {
   size_t max_frame_size;
   absl::Duration idle_timeout;
+  ServerStats* stats;  // not owned; outlives the connection
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -71,6 +73,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   RequestHandler* const handler_;
   ConnectionRegistry* const registry_;
   std::string peer_;
+  std::string principal_ = "User:ANONYMOUS";  // until SASL exists
 
   // Strand state.
   std::deque<Slot> slots_;   // slots_[0] is request number first_seq_

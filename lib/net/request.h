@@ -54,6 +54,9 @@ struct Request {
   protocol::RequestHeader header;
   std::span<const uint8_t> body;
   std::string peer;  // "host:port", for log lines
+  // Kafka's principal for the connection: "User:ANONYMOUS" until SASL
+  // authenticates one.
+  std::string principal = "User:ANONYMOUS";
 };
 
 // A non-OK status closes the connection (undecodable request), with a log

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
-#include <iostream>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -22,6 +21,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/logging.h"
 #include "net/connection.h"
 
 namespace runnel::net {
@@ -79,6 +79,7 @@ class ServerImpl : public Server, public ConnectionRegistry {
   }
 
   uint16_t port() const override { return port_; }
+  const ServerStats& stats() const override { return stats_; }
 
   void Stop(absl::Duration timeout) override {
     if (stopped_.exchange(true)) return;
@@ -122,12 +123,14 @@ class ServerImpl : public Server, public ConnectionRegistry {
           asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (ec == asio::error::operation_aborted || stopped_) co_return;
-        std::cerr << "runnel-broker: accept failed: " << ec.message() << "\n";
+        RUNNEL_LOG(kWarn, "accept failed", {{"error", ec.message()}});
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
       auto conn = std::make_shared<Connection>(std::move(socket), ConnectionOptions{
-          options_.max_frame_size, options_.idle_timeout}, handler_, this);
+          options_.max_frame_size, options_.idle_timeout, &stats_}, handler_, this);
+      stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+      stats_.connections_active.fetch_add(1, std::memory_order_relaxed);
       {
         absl::MutexLock l(&mu_);
         connections_.push_back(conn);
@@ -141,6 +144,7 @@ class ServerImpl : public Server, public ConnectionRegistry {
   asio::io_context ctx_;
   tcp::acceptor acceptor_;
   uint16_t port_ = 0;
+  ServerStats stats_;
   std::atomic<bool> stopped_{false};
   std::vector<std::thread> threads_;
   absl::Mutex mu_;

@@ -18,6 +18,7 @@
 // one thread; port() from any. The handler must outlive the server.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -43,6 +44,15 @@ struct ServerOptions {
   absl::Duration idle_timeout = absl::Minutes(10);
 };
 
+// Counters the server keeps for metrics. Relaxed atomics: read them from
+// any thread, at any time; each value is exact, the set is not a snapshot.
+struct ServerStats {
+  std::atomic<int64_t> connections_accepted{0};
+  std::atomic<int64_t> connections_active{0};
+  std::atomic<int64_t> bytes_in{0};   // request frames, size prefix included
+  std::atomic<int64_t> bytes_out{0};  // response frames, sendfile data included
+};
+
 class Server {
  public:
   static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options,
@@ -51,6 +61,8 @@ class Server {
 
   // The bound port (the chosen one when options.port was 0).
   virtual uint16_t port() const = 0;
+
+  virtual const ServerStats& stats() const = 0;
 
   // Stops accepting and reading, lets requests already read be answered for
   // up to `timeout`, then closes every connection and joins the threads.

@@ -3,7 +3,8 @@
 // read, flush, write checkpoints).
 //
 //   runnel-broker [--listen HOST:PORT] [--data-dir DIR] [--node-id N]
-//                 [--config server.properties]
+//                 [--config server.properties] [--log-level LEVEL]
+//                 [--metrics-listen HOST:PORT]
 //
 // Flags override the config file. Exit status: 0 after a clean shutdown,
 // 1 when start-up or shutdown failed, 2 for bad usage.
@@ -23,11 +24,17 @@ namespace {
 constexpr char kUsage[] =
     "usage: runnel-broker [--listen HOST:PORT] [--data-dir DIR] [--node-id N] "
     "[--config FILE]\n"
+    "                     [--log-level LEVEL] [--metrics-listen HOST:PORT]\n"
     "  --listen HOST:PORT   where to accept clients (default 127.0.0.1:9092)\n"
     "  --data-dir DIR       partitions and metadata (default ./data)\n"
     "  --node-id N          this broker's id (default 0)\n"
     "  --config FILE        Kafka server.properties keys (listeners, log.dirs,\n"
-    "                       num.partitions, log.retention.ms, ...)\n";
+    "                       num.partitions, log.retention.ms, ...)\n"
+    "  --log-level LEVEL    debug, info (default), warn, error or off\n"
+    "                       (property runnel.log.level)\n"
+    "  --metrics-listen HOST:PORT\n"
+    "                       serve Prometheus metrics at http://HOST:PORT/metrics\n"
+    "                       (property runnel.metrics.listen)\n";
 
 int Usage(const std::string& why) {
   std::cerr << "runnel-broker: " << why << "\n" << kUsage;
@@ -54,7 +61,8 @@ int main(int argc, char** argv) {
     } else {
       return Usage("missing value for " + arg);
     }
-    if (arg != "--listen" && arg != "--data-dir" && arg != "--node-id" && arg != "--config") {
+    if (arg != "--listen" && arg != "--data-dir" && arg != "--node-id" && arg != "--config" &&
+        arg != "--log-level" && arg != "--metrics-listen") {
       return Usage("unknown flag " + arg);
     }
     flags[arg] = value;
@@ -89,6 +97,14 @@ int main(int argc, char** argv) {
       return Usage("--node-id wants a non-negative integer, got " + it->second);
     }
   }
+  if (auto it = flags.find("--log-level"); it != flags.end()) {
+    options.properties.erase("runnel.log.level");
+    options.log_level = it->second;
+  }
+  if (auto it = flags.find("--metrics-listen"); it != flags.end()) {
+    options.properties.erase("runnel.metrics.listen");
+    options.metrics_listen = it->second;
+  }
 
   // Block the shutdown signals in every thread (the broker's threads inherit
   // the mask) and wait for them here.
@@ -104,8 +120,13 @@ int main(int argc, char** argv) {
     std::cerr << "runnel-broker: cannot start: " << broker.status().message() << "\n";
     return 1;
   }
+  // Scripts (tests/interop) read the bootstrap address from this line.
   std::cerr << "runnel-broker: listening; bootstrap " << (*broker)->bootstrap_address()
             << ", data in " << options.data_dir << "\n";
+  if (!(*broker)->metrics_address().empty()) {
+    std::cerr << "runnel-broker: metrics at http://" << (*broker)->metrics_address()
+              << "/metrics\n";
+  }
   int sig = 0;
   sigwait(&signals, &sig);
   std::cerr << "runnel-broker: " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
