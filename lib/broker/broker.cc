@@ -8,6 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/broker_context.h"
+#include "broker/broker_observability.h"
+#include "broker/extensions.h"
 #include "broker/group/group_coordinator.h"
 #include "broker/group/group_registration.h"
 #include "broker/meta_properties.h"
@@ -17,6 +19,7 @@
 #include "broker/server_config.h"
 #include "broker/topic_registry.h"
 #include "lib/broker/group/timer_service.h"
+#include "common/logging.h"
 #include "net/server.h"
 #include "runnel/log_manager.h"
 
@@ -30,6 +33,7 @@ class BrokerImpl : public Broker {
   ~BrokerImpl() override { (void)Stop(absl::Seconds(5)); }
 
   absl::Status Init(BrokerOptions options) {
+    if (absl::Status s = broker::TakeObservabilityOptions(&options); !s.ok()) return s;
     broker::ServerConfig config;
     config.listen_host = options.host;
     config.listen_port = options.port;
@@ -44,6 +48,7 @@ class BrokerImpl : public Broker {
     if (!meta.ok()) return meta.status();
     storage::LogManagerOptions lm;
     lm.data_dir = config.data_dir;
+    logs_dir_ = config.data_dir;
     lm.default_log_options = config.log_defaults;
     absl::StatusOr<std::unique_ptr<storage::LogManager>> logs = storage::LogManager::Open(lm);
     if (!logs.ok()) return logs.status();
@@ -77,6 +82,13 @@ class BrokerImpl : public Broker {
     broker::RegisterDeleteRecordsHandler(&ctx_);
     broker::RegisterConfigHandlers(&ctx_);
     broker::RegisterTopicAdminHandlers(&ctx_);
+    // Custom handlers last: they may replace built-in ones.
+    if (absl::Status s = broker::RegisterCustomApis(&router_, options.custom_apis); !s.ok()) {
+      return s;
+    }
+    topic_policy_ = options.topic_policy;
+    ctx_.topic_policy = topic_policy_.get();
+    observability_ = std::make_unique<broker::BrokerObservability>(&router_, options.hooks);
     // Producer ids continue after the last block the metadata log recorded.
     absl::StatusOr<broker::MetadataState> replayed = metadata_->Replay();
     if (!replayed.ok()) return replayed.status();
@@ -92,7 +104,7 @@ class BrokerImpl : public Broker {
     so.io_threads = options.io_threads;
     so.max_frame_size = config.socket_request_max_bytes;
     so.idle_timeout = config.idle_timeout;
-    absl::StatusOr<std::unique_ptr<net::Server>> server = net::Server::Start(so, &router_);
+    absl::StatusOr<std::unique_ptr<net::Server>> server = net::Server::Start(so, observability_->handler());
     if (!server.ok()) return server.status();
     server_ = *std::move(server);
     if (!config.advertised_set) {
@@ -103,7 +115,21 @@ class BrokerImpl : public Broker {
     }
     coordinator_->SetEndpoint(ctx_.config.node_id, ctx_.config.advertised_host,
                               ctx_.config.advertised_port);
+    observability_->SetSources({.net = &server_->stats(), .topics = topics_.get()});
+    if (absl::Status s = observability_->StartEndpoint(options.metrics_listen); !s.ok()) return s;
+    RUNNEL_LOG(kInfo, "broker started",
+               {{"bootstrap", bootstrap_address()},
+                {"data_dir", config.data_dir},
+                {"node_id", std::to_string(ctx_.config.node_id)},
+                {"metrics", observability_->address()}});
     return absl::OkStatus();
+  }
+
+  std::string metrics_address() const override {
+    return observability_ != nullptr ? observability_->address() : std::string();
+  }
+  std::string MetricsText() const override {
+    return observability_ != nullptr ? observability_->Text() : std::string();
   }
 
   std::string bootstrap_address() const override {
@@ -113,6 +139,10 @@ class BrokerImpl : public Broker {
   absl::Status Stop(absl::Duration timeout) override {
     if (stopped_) return absl::OkStatus();
     stopped_ = true;
+    if (server_ != nullptr) {
+      RUNNEL_LOG(kInfo, "broker stopping", {{"bootstrap", bootstrap_address()}});
+    }
+    if (observability_ != nullptr) observability_->StopEndpoint();
     if (server_ != nullptr) server_->Stop(timeout);
     server_.reset();
     // No request is left to reach the coordinator; its last offsets are in
@@ -122,6 +152,11 @@ class BrokerImpl : public Broker {
     // LogManager::Close flushes every log (flush_on_close) and writes the
     // recovery-point and log-start checkpoints.
     absl::Status s = logs_->Close();
+    if (s.ok()) {
+      RUNNEL_LOG(kInfo, "broker stopped", {{"data_dir", logs_dir_}});
+    } else {
+      RUNNEL_LOG(kError, "broker stopped with an error", {{"error", std::string(s.message())}});
+    }
     return s;
   }
 
@@ -162,6 +197,7 @@ class BrokerImpl : public Broker {
   }
 
   bool stopped_ = false;
+  std::string logs_dir_;
   broker::group::ThreadTimerService timers_;
   std::unique_ptr<storage::LogManager> logs_;
   std::unique_ptr<broker::group::GroupCoordinator> coordinator_;
@@ -169,7 +205,9 @@ class BrokerImpl : public Broker {
   std::unique_ptr<broker::TopicRegistry> topics_;
   std::unique_ptr<broker::ProducerIdManager> producer_ids_;
   broker::RequestRouter router_;
+  std::shared_ptr<TopicPolicy> topic_policy_;
   BrokerContext ctx_;
+  std::unique_ptr<broker::BrokerObservability> observability_;
   std::unique_ptr<net::Server> server_;
 };
 

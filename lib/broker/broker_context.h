@@ -10,6 +10,7 @@
 #include "broker/router.h"
 #include "broker/topic_registry.h"
 #include "lib/broker/group/timer_service.h"
+#include "runnel/broker.h"
 
 namespace runnel::broker {
 
@@ -39,6 +40,8 @@ struct BrokerContext {
   TopicRegistry* topics = nullptr;
   RequestRouter* router = nullptr;
   group::TimerService* timers = nullptr;
+  // Consulted on create, produce and fetch (extensions.h); nullptr allows all.
+  TopicPolicy* topic_policy = nullptr;
   ProducerIdManager* producer_ids = nullptr;  // InitProducerId
   // The broker's statically set configs (server.properties keys and the
   // flags behind listeners, log.dirs and node.id), for DescribeConfigs.

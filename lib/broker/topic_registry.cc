@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 
 namespace runnel::broker {
 
@@ -168,6 +169,7 @@ TopicError TopicRegistry::Create(const std::string& name, int32_t partitions,
     topic->partitions.push_back(*std::move(p));
   }
   topics_[name] = std::move(topic);
+  RUNNEL_LOG(kInfo, "topic created", {{"topic", name}, {"partitions", std::to_string(partitions)}});
   return {};
 }
 
