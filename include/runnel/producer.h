@@ -101,9 +101,10 @@ class Producer {
   // As above, with the outcome (including a failed Send) in the future.
   virtual std::future<absl::StatusOr<RecordMetadata>> Send(ProducerRecord record) = 0;
 
-  // Sends every queued record now (ignoring linger.ms) and waits until each
-  // queued before the call has its outcome, or `timeout` passes
-  // (DeadlineExceeded; the records stay queued).
+  // Sends every queued record now (ignoring linger.ms) and waits until no
+  // record is queued or in flight (their callbacks have run), or `timeout`
+  // passes (DeadlineExceeded; the records stay queued). Records sent by
+  // other threads meanwhile are waited for too.
   virtual absl::Status Flush(absl::Duration timeout) = 0;
 
   // Stops accepting records, tries to deliver what is queued until

@@ -87,6 +87,8 @@ void ProducerImpl::RunSender() {
 absl::Time ProducerImpl::NextWake(absl::Time now) {
   absl::Time t = now + absl::Milliseconds(100);
   if (options_.enable_idempotence && (producer_id_ < 0 || pid_reset_needed_)) {
+    // An InitProducerId answer or a finished request wakes the sender.
+    if (pid_requested_ || (pid_reset_needed_ && !in_flight_.empty())) return t;
     return std::max(now, std::min(t, pid_retry_at_));
   }
   const bool hurry = flushing_ > 0 || closing_;
