@@ -14,6 +14,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 JOBS="${JOBS:-$(nproc)}"
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
+# ccache keyed on paths relative to the checkout, so a fresh clone (as CI
+# makes) reuses what an earlier build of the same sources compiled.
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.ccache}"
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$ROOT}"
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 
 # Build and test dependencies, all from Debian 12's archive.
 PACKAGES=(
@@ -100,7 +105,6 @@ run_main() {
 }
 
 run_tests() {
-  export CCACHE_DIR="${CCACHE_DIR:-$HOME/.ccache}"
   build_main
   log "unit and integration tests (g++ build)"
   meson test -C "$BUILD_DIR" --print-errorlogs --num-processes "$JOBS"
