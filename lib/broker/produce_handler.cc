@@ -35,12 +35,10 @@ protocol::ProduceResponse::PartitionProduceResponse AppendTo(
     out.error_message = "produce request without record batches";
     return out;
   }
-  if (data.records->size() > static_cast<size_t>(ctx->config.message_max_bytes)) {
-    out.error_code = static_cast<int16_t>(ErrorCode::kMessageTooLarge);
-    out.error_message = absl::StrCat("record batches of ", data.records->size(),
-                                     " bytes exceed message.max.bytes");
-    return out;
-  }
+  // No broker-wide size check here: message.max.bytes is only the default
+  // of the topic-level max.message.bytes (server_config.cc maps it there),
+  // and a topic may raise or lower it; the log enforces the topic's value
+  // (MESSAGE_TOO_LARGE), as Kafka does.
   ProducedAppend a = AppendProduced(
       *p, std::span<uint8_t>(data.records->data(), data.records->size()),
       ctx->config.producer_id_expiration_ms);

@@ -140,6 +140,20 @@ TEST_CASE("alter configs replaces a topic's overrides and the logs obey at once"
   CHECK(ProduceOne(again, "t", 1, BigBatch(1000)).error_code == Code(ErrorCode::kMessageTooLarge));
 }
 
+TEST_CASE("a topic's max.message.bytes may exceed the broker's message.max.bytes", "[configs]") {
+  BrokerFixture f(std::map<std::string, std::string>{{"message.max.bytes", "10000"}});
+  RawClient c(f.port());
+  REQUIRE(CreateTopicWith(c, "small", 1) == 0);
+  REQUIRE(CreateTopicWith(c, "big", 1, {{"max.message.bytes", "50000"}}) == 0);
+  CHECK(ProduceOne(c, "small", 0, BigBatch(20000)).error_code ==
+        Code(ErrorCode::kMessageTooLarge));
+  CHECK(ProduceOne(c, "big", 0, BigBatch(20000)).error_code == 0);
+  CHECK(ProduceOne(c, "big", 0, BigBatch(60000)).error_code == Code(ErrorCode::kMessageTooLarge));
+  auto d = DescribeConfigs(c, kTopic, "small");
+  CHECK(ConfigEntryOf(d, "max.message.bytes").value == "10000");
+  CHECK(ConfigEntryOf(d, "max.message.bytes").config_source == kSourceStatic);
+}
+
 TEST_CASE("alter configs refuses bad keys and values with the reason", "[configs]") {
   BrokerFixture f;
   RawClient c(f.port());
