@@ -78,7 +78,8 @@ constexpr BrokerKey kBrokerKeys[] = {
 };
 
 const std::map<std::string, std::string>& BuiltinTopicDefaults() {
-  static const auto* d = new std::map<std::string, std::string>(storage::LogOptions{}.ToProperties());
+  static const auto* d =
+      new std::map<std::string, std::string>(storage::LogOptions{}.ToProperties());
   return *d;
 }
 
@@ -119,8 +120,8 @@ std::vector<ConfigEntry> DescribeTopicConfigs(const std::map<std::string, std::s
     if (auto it = server.find(k.broker_key); it != server.end()) {
       e.synonyms.push_back({k.broker_key, it->second, ConfigSource::kStaticBroker});
     }
-    e.synonyms.push_back({k.broker_key, Lookup(BuiltinTopicDefaults(), k.name),
-                          ConfigSource::kDefault});
+    e.synonyms.push_back(
+        {k.broker_key, Lookup(BuiltinTopicDefaults(), k.name), ConfigSource::kDefault});
     e.value = e.synonyms.front().value;
     e.source = e.synonyms.front().source;
     out.push_back(std::move(e));

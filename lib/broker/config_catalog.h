@@ -39,8 +39,8 @@ enum class ConfigSource : int8_t {
   kTopic = 1,          // DYNAMIC_TOPIC_CONFIG: the topic's own override
   kDynamicBroker = 2,  // DYNAMIC_BROKER_CONFIG (not used: no dynamic broker configs)
   kDynamicDefaultBroker = 3,
-  kStaticBroker = 4,   // STATIC_BROKER_CONFIG: server.properties / flags
-  kDefault = 5,        // DEFAULT_CONFIG: Kafka's built-in default
+  kStaticBroker = 4,  // STATIC_BROKER_CONFIG: server.properties / flags
+  kDefault = 5,       // DEFAULT_CONFIG: Kafka's built-in default
 };
 
 // Kafka's ConfigEntry.ConfigType (config_type, DescribeConfigs v3+).

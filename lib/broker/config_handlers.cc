@@ -42,9 +42,8 @@ enum class Op : int8_t { kSet = 0, kDelete = 1, kAppend = 2, kSubtract = 3 };
 
 TopicError BrokerResourceError(const BrokerContext& ctx, const std::string& name) {
   if (!name.empty() && name != absl::StrCat(ctx.config.node_id)) {
-    return {ErrorCode::kInvalidRequest,
-            absl::StrCat("unexpected broker id ", name, ", expected ", ctx.config.node_id,
-                         " or an empty name")};
+    return {ErrorCode::kInvalidRequest, absl::StrCat("unexpected broker id ", name, ", expected ",
+                                                     ctx.config.node_id, " or an empty name")};
   }
   return {};
 }
@@ -97,7 +96,8 @@ DescribeResult Describe(BrokerContext* ctx, const protocol::DescribeConfigsReque
     if (!wanted.empty() && !wanted.contains(entry.name)) continue;
     protocol::DescribeConfigsResponse::DescribeConfigsResourceResult c;
     c.name = entry.name;
-    c.value = entry.sensitive ? std::optional<std::string>() : std::optional<std::string>(entry.value);
+    c.value =
+        entry.sensitive ? std::optional<std::string>() : std::optional<std::string>(entry.value);
     c.read_only = entry.read_only;
     c.config_source = static_cast<int8_t>(entry.source);
     c.is_sensitive = entry.sensitive;
@@ -105,7 +105,8 @@ DescribeResult Describe(BrokerContext* ctx, const protocol::DescribeConfigsReque
       for (const ConfigSynonym& s : entry.synonyms) {
         protocol::DescribeConfigsResponse::DescribeConfigsSynonym syn;
         syn.name = s.name;
-        syn.value = entry.sensitive ? std::optional<std::string>() : std::optional<std::string>(s.value);
+        syn.value =
+            entry.sensitive ? std::optional<std::string>() : std::optional<std::string>(s.value);
         syn.source = static_cast<int8_t>(s.source);
         c.synonyms.push_back(std::move(syn));
       }
@@ -168,8 +169,8 @@ TopicError AlterOne(BrokerContext* ctx,
     }
   }
   if (!nulls.empty()) {
-    return {ErrorCode::kInvalidRequest,
-            absl::StrCat("null value not supported for topic configs: ", absl::StrJoin(nulls, ","))};
+    return {ErrorCode::kInvalidRequest, absl::StrCat("null value not supported for topic configs: ",
+                                                     absl::StrJoin(nulls, ","))};
   }
   return ctx->topics->AlterConfigs(
       res.resource_name,
@@ -216,8 +217,7 @@ TopicError ApplyOp(BrokerContext* ctx,
       if (!IsListConfig(c.name)) {
         return {ErrorCode::kInvalidConfig,
                 absl::StrCat("config value ", append ? "append" : "subtract",
-                             " is not allowed for config key '", c.name,
-                             "': it is not a list")};
+                             " is not allowed for config key '", c.name, "': it is not a list")};
       }
       // The list in effect now: the override, else the broker's default.
       std::string current;
@@ -226,9 +226,8 @@ TopicError ApplyOp(BrokerContext* ctx,
       }
       std::string edited = EditList(current, c.value.value_or(""), append);
       if (edited.empty()) {
-        return {ErrorCode::kInvalidConfig,
-                absl::StrCat("subtracting '", c.value.value_or(""), "' leaves '", c.name,
-                             "' empty")};
+        return {ErrorCode::kInvalidConfig, absl::StrCat("subtracting '", c.value.value_or(""),
+                                                        "' leaves '", c.name, "' empty")};
       }
       (*configs)[c.name] = edited;
       return {};

@@ -29,11 +29,11 @@ constexpr int64_t kMaxTimestamp = -3;
 // index lookups per request, far cheaper than scanning the log, and needs
 // no new storage entry point. Records at or above the high watermark are
 // not visible; on one node the high watermark is the log end.
-absl::StatusOr<std::optional<storage::TimestampAndOffset>> FindMaxTimestamp(
-    const storage::Log& log, int64_t hw) {
+absl::StatusOr<std::optional<storage::TimestampAndOffset>> FindMaxTimestamp(const storage::Log& log,
+                                                                            int64_t hw) {
   absl::StatusOr<std::optional<storage::TimestampAndOffset>> probe = log.ReadByTimestamp(0);
   if (!probe.ok() || !probe->has_value()) return probe;
-  int64_t lo = (*probe)->timestamp_ms;  // some record has a timestamp >= lo
+  int64_t lo = (*probe)->timestamp_ms;               // some record has a timestamp >= lo
   int64_t hi = std::numeric_limits<int64_t>::max();  // none is above hi
   while (lo < hi) {
     int64_t mid = lo + (hi - lo) / 2 + 1;
@@ -101,7 +101,8 @@ void HandleListOffsets(BrokerContext* ctx, const Request& request, Respond respo
     ListOffsetsResponse::ListOffsetsTopicResponse tr;
     tr.name = t.name;
     for (const auto& p : t.partitions) {
-      tr.partitions.push_back(Lookup(ctx, t.name, p.partition_index, p.timestamp, request.header.api_version));
+      tr.partitions.push_back(
+          Lookup(ctx, t.name, p.partition_index, p.timestamp, request.header.api_version));
     }
     resp.topics.push_back(std::move(tr));
   }

@@ -35,8 +35,10 @@ inline int16_t CreateTopicWith(RawClient& c, const std::string& name, int32_t pa
   return c.Receive<protocol::CreateTopicsResponse>(7, 1001).topics.at(0).error_code;
 }
 
-inline protocol::ProduceResponse::PartitionProduceResponse ProduceOne(
-    RawClient& c, const std::string& topic, int32_t partition, std::vector<uint8_t> batch) {
+inline protocol::ProduceResponse::PartitionProduceResponse ProduceOne(RawClient& c,
+                                                                      const std::string& topic,
+                                                                      int32_t partition,
+                                                                      std::vector<uint8_t> batch) {
   protocol::ProduceRequest req;
   req.acks = -1;
   req.timeout_ms = 1000;

@@ -8,7 +8,6 @@
 // CORRUPT_MESSAGE for their partition while the other partitions of the same
 // request are written.
 #include <catch2/catch.hpp>
-
 #include <random>
 #include <thread>
 
@@ -42,9 +41,17 @@ std::vector<uint8_t> Frame(std::vector<uint8_t> payload) {
 // A request header v1 (key, version, correlation id 7, client id "x")
 // followed by `body`.
 std::vector<uint8_t> Request(int16_t key, int16_t version, std::vector<uint8_t> body) {
-  std::vector<uint8_t> p = {static_cast<uint8_t>(key >> 8), static_cast<uint8_t>(key),
-                            static_cast<uint8_t>(version >> 8), static_cast<uint8_t>(version),
-                            0, 0, 0, 7, 0, 1, 'x'};
+  std::vector<uint8_t> p = {static_cast<uint8_t>(key >> 8),
+                            static_cast<uint8_t>(key),
+                            static_cast<uint8_t>(version >> 8),
+                            static_cast<uint8_t>(version),
+                            0,
+                            0,
+                            0,
+                            7,
+                            0,
+                            1,
+                            'x'};
   p.insert(p.end(), body.begin(), body.end());
   return Frame(std::move(p));
 }
@@ -108,9 +115,9 @@ TEST_CASE("bad frames close their own connection and nothing else", "[bad_input]
   SECTION("empty frame") { f.ExpectClosed({0, 0, 0, 0}); }
   SECTION("truncated frames") {
     // The peer goes away inside the size prefix, the header and the body.
-    for (std::vector<uint8_t> bytes : {std::vector<uint8_t>{0, 0},
-                                       std::vector<uint8_t>{0, 0, 0, 20, 0, 18},
-                                       std::vector<uint8_t>{0, 0, 0, 200, 0, 18, 0, 3, 0, 0, 0, 1}}) {
+    for (std::vector<uint8_t> bytes :
+         {std::vector<uint8_t>{0, 0}, std::vector<uint8_t>{0, 0, 0, 20, 0, 18},
+          std::vector<uint8_t>{0, 0, 0, 200, 0, 18, 0, 3, 0, 0, 0, 1}}) {
       RawClient c(f.port());
       c.SendBytes(bytes);
     }
@@ -120,11 +127,11 @@ TEST_CASE("bad frames close their own connection and nothing else", "[bad_input]
     f.CheckHealthy();
   }
   SECTION("garbage headers") {
-    f.ExpectClosed(Frame({0, 18}));                                 // no version
-    f.ExpectClosed(Frame({0, 18, 0, 3, 0, 0}));                     // short correlation id
-    f.ExpectClosed(Frame({0, 18, 0, 3, 0, 0, 0, 1, 0x7f, 0x7f}));   // client id past the end
-    f.ExpectClosed(Frame({0, 3, 0, 12, 0, 0, 0, 1, 0xff, 0xfe}));   // client id length -2
-    f.ExpectClosed(Frame({0, 3, 0, 12, 0, 0, 0, 1, 0, 0, 0xff}));   // bad tagged fields
+    f.ExpectClosed(Frame({0, 18}));                                // no version
+    f.ExpectClosed(Frame({0, 18, 0, 3, 0, 0}));                    // short correlation id
+    f.ExpectClosed(Frame({0, 18, 0, 3, 0, 0, 0, 1, 0x7f, 0x7f}));  // client id past the end
+    f.ExpectClosed(Frame({0, 3, 0, 12, 0, 0, 0, 1, 0xff, 0xfe}));  // client id length -2
+    f.ExpectClosed(Frame({0, 3, 0, 12, 0, 0, 0, 1, 0, 0, 0xff}));  // bad tagged fields
   }
   SECTION("unknown API keys") {
     f.ExpectClosed(Request(999, 0, {}));
@@ -132,9 +139,9 @@ TEST_CASE("bad frames close their own connection and nothing else", "[bad_input]
     f.ExpectClosed(Request(0x7fff, 3, {}));
   }
   SECTION("unsupported versions") {
-    f.ExpectClosed(Request(0, 2, {}));     // Produce below its minimum
-    f.ExpectClosed(Request(1, 99, {}));    // Fetch far above its maximum
-    f.ExpectClosed(Request(3, -1, {}));    // Metadata, negative version
+    f.ExpectClosed(Request(0, 2, {}));   // Produce below its minimum
+    f.ExpectClosed(Request(1, 99, {}));  // Fetch far above its maximum
+    f.ExpectClosed(Request(3, -1, {}));  // Metadata, negative version
   }
   SECTION("undecodable bodies") {
     // Metadata v1: topic array of -5 entries (non-nullable), then of
@@ -149,7 +156,8 @@ TEST_CASE("bad frames close their own connection and nothing else", "[bad_input]
   f.CheckHealthy();
 }
 
-TEST_CASE("a too-new ApiVersions gets v0 with UNSUPPORTED_VERSION and the versions", "[bad_input]") {
+TEST_CASE("a too-new ApiVersions gets v0 with UNSUPPORTED_VERSION and the versions",
+          "[bad_input]") {
   BadInputFixture f;
   RawClient c(f.port());
   // Header v2 as a flexible version has it; the body is not read.
@@ -191,11 +199,11 @@ TEST_CASE("corrupt record batches get CORRUPT_MESSAGE for their partition only",
     const char* what;
     std::vector<uint8_t> batch;
   };
-  for (const Case& bad : {Case{"bad CRC", bad_crc}, Case{"bad stored CRC", bad_stored_crc},
-                          Case{"bad magic", bad_magic}, Case{"batch length too long", too_long},
-                          Case{"batch length too short", too_short},
-                          Case{"negative batch length", negative},
-                          Case{"truncated header", stub}}) {
+  for (const Case& bad :
+       {Case{"bad CRC", bad_crc}, Case{"bad stored CRC", bad_stored_crc},
+        Case{"bad magic", bad_magic}, Case{"batch length too long", too_long},
+        Case{"batch length too short", too_short}, Case{"negative batch length", negative},
+        Case{"truncated header", stub}}) {
     INFO(bad.what);
     // One request: partition 0 good, partition 1 bad, partition 2 good.
     protocol::ProduceRequest req;

@@ -3,7 +3,6 @@
 // with the reason, changes that the live logs enforce at once and that
 // survive a restart, and the broker's own read-only configs.
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "admin_util.h"
@@ -52,8 +51,8 @@ TEST_CASE("describe configs: every topic key with its default and synonyms", "[c
   CHECK(ConfigEntryOf(r, "max.message.bytes").value == "1048588");
 
   // Without include_synonyms, none; a key filter; documentation on request.
-  auto plain = DescribeConfigs(c, kTopic, "t", false, 3, std::vector<std::string>{"segment.bytes"},
-                               true);
+  auto plain =
+      DescribeConfigs(c, kTopic, "t", false, 3, std::vector<std::string>{"segment.bytes"}, true);
   REQUIRE(plain.configs.size() == 1);
   CHECK(plain.configs[0].synonyms.empty());
   CHECK(plain.configs[0].config_type == 3);  // INT
@@ -107,8 +106,8 @@ TEST_CASE("alter configs replaces a topic's overrides and the logs obey at once"
   REQUIRE(CreateTopicWith(c, "t", 2) == 0);
   REQUIRE(ProduceOne(c, "t", 0, BigBatch(2000)).error_code == 0);
 
-  auto set = AlterConfigs(c, kTopic, "t",
-                          {{"max.message.bytes", "1000"}, {"message.timestamp.type", "LogAppendTime"}});
+  auto set = AlterConfigs(
+      c, kTopic, "t", {{"max.message.bytes", "1000"}, {"message.timestamp.type", "LogAppendTime"}});
   CHECK(set.error_code == 0);
   CHECK(!set.error_message.has_value());
   for (int32_t p : {0, 1}) {
@@ -145,8 +144,7 @@ TEST_CASE("a topic's max.message.bytes may exceed the broker's message.max.bytes
   RawClient c(f.port());
   REQUIRE(CreateTopicWith(c, "small", 1) == 0);
   REQUIRE(CreateTopicWith(c, "big", 1, {{"max.message.bytes", "50000"}}) == 0);
-  CHECK(ProduceOne(c, "small", 0, BigBatch(20000)).error_code ==
-        Code(ErrorCode::kMessageTooLarge));
+  CHECK(ProduceOne(c, "small", 0, BigBatch(20000)).error_code == Code(ErrorCode::kMessageTooLarge));
   CHECK(ProduceOne(c, "big", 0, BigBatch(20000)).error_code == 0);
   CHECK(ProduceOne(c, "big", 0, BigBatch(60000)).error_code == Code(ErrorCode::kMessageTooLarge));
   auto d = DescribeConfigs(c, kTopic, "small");
@@ -188,7 +186,8 @@ TEST_CASE("incremental alter configs: set, delete, append, subtract", "[configs]
   RawClient c(f.port());
   REQUIRE(CreateTopicWith(c, "t", 1, {{"retention.ms", "5000"}, {"segment.ms", "60000"}}) == 0);
   auto r = IncrementalAlter(c, kTopic, "t",
-                            {{"retention.bytes", 0, "4096"}, {"segment.ms", 1, std::nullopt},
+                            {{"retention.bytes", 0, "4096"},
+                             {"segment.ms", 1, std::nullopt},
                              {"cleanup.policy", 2, "compact"}});
   CHECK(r.error_code == 0);
   auto d = DescribeConfigs(c, kTopic, "t");
@@ -197,8 +196,9 @@ TEST_CASE("incremental alter configs: set, delete, append, subtract", "[configs]
   CHECK(ConfigEntryOf(d, "segment.ms").config_source == kSourceDefault);
   CHECK(ConfigEntryOf(d, "cleanup.policy").value == "delete,compact");
 
-  REQUIRE(IncrementalAlter(c, kTopic, "t", {{"cleanup.policy", 3, "delete"}}, false, 0).error_code ==
-          0);
+  REQUIRE(
+      IncrementalAlter(c, kTopic, "t", {{"cleanup.policy", 3, "delete"}}, false, 0).error_code ==
+      0);
   CHECK(ConfigEntryOf(DescribeConfigs(c, kTopic, "t"), "cleanup.policy").value == "compact");
   auto empty = IncrementalAlter(c, kTopic, "t", {{"cleanup.policy", 3, "compact"}});
   CHECK(empty.error_code == Code(ErrorCode::kInvalidConfig));

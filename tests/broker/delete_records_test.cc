@@ -1,9 +1,10 @@
 // DeleteRecords (log start offset, low watermark, OFFSET_OUT_OF_RANGE) and
 // ListOffsets v7's max timestamp, against an in-process broker.
+#include "runnel/protocol/messages/delete_records.h"
+
 #include <catch2/catch.hpp>
 
 #include "admin_util.h"
-#include "runnel/protocol/messages/delete_records.h"
 #include "runnel/protocol/messages/list_offsets.h"
 
 namespace runnel::broker::testing {

@@ -1,13 +1,13 @@
 // meta.properties: a random Kafka-style cluster id made once per data
 // directory, reused on restart and shown to clients; a node id mismatch
 // stops start-up.
-#include <catch2/catch.hpp>
+#include "broker/meta_properties.h"
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "broker/meta_properties.h"
 #include "broker_fixture.h"
 #include "raw_client.h"
 #include "runnel/protocol/messages/describe_cluster.h"
