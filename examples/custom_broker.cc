@@ -65,7 +65,8 @@ class RecordCounter : public runnel::RequestHook {
       for (const auto& partition : topic.partition_data) {
         if (!partition.records.has_value()) continue;
         runnel::protocol::RecordBatchReader reader(*partition.records);
-        while (reader.NextBatch()) counts[{topic.name, partition.index}] += reader.header().record_count;
+        while (reader.NextBatch())
+          counts[{topic.name, partition.index}] += reader.header().record_count;
       }
     }
     std::lock_guard<std::mutex> l(mu_);

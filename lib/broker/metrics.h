@@ -31,16 +31,16 @@ namespace runnel::broker {
 using GroupCountSource = std::function<std::map<std::string, int64_t>()>;
 
 struct MetricsSources {
-  const net::ServerStats* net = nullptr;     // nullptr: no byte/connection figures
-  const TopicRegistry* topics = nullptr;     // nullptr: no partition figures
-  GroupCountSource groups;                   // empty: no group figures
+  const net::ServerStats* net = nullptr;  // nullptr: no byte/connection figures
+  const TopicRegistry* topics = nullptr;  // nullptr: no partition figures
+  GroupCountSource groups;                // empty: no group figures
 };
 
 class BrokerMetrics {
  public:
   // Upper bounds of the latency buckets, in microseconds (100 us .. 10 s).
   static constexpr std::array<int64_t, 16> kBucketBoundsUs = {
-      100,    250,    500,     1000,    2500,    5000,      10000,     25000,
+      100,   250,    500,    1000,   2500,    5000,    10000,   25000,
       50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
   // API keys 0..kMaxApiKey-1 are counted by key; others together as -1.
   static constexpr int kMaxApiKey = 128;

@@ -42,10 +42,18 @@ void AppendValue(std::string* out, std::string_view v) {
   out->push_back('"');
   for (char c : v) {
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -68,18 +76,22 @@ absl::StatusOr<Level> ParseLevel(std::string_view name) {
   if (n == "warn" || n == "warning") return Level::kWarn;
   if (n == "error") return Level::kError;
   if (n == "off" || n == "none") return Level::kOff;
-  return absl::InvalidArgumentError(
-      absl::StrCat("log level must be debug, info, warn, error or off, got \"", std::string(name),
-                   "\""));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "log level must be debug, info, warn, error or off, got \"", std::string(name), "\""));
 }
 
 std::string_view LevelName(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
-    case Level::kOff: return "off";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
+    case Level::kOff:
+      return "off";
   }
   return "unknown";
 }
@@ -87,8 +99,7 @@ std::string_view LevelName(Level level) {
 void SetLevel(Level level) { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
 Level GetLevel() { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
 bool Enabled(Level level) {
-  return level != Level::kOff &&
-         static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+  return level != Level::kOff && static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
 }
 
 void SetSink(Sink sink) {
@@ -96,8 +107,7 @@ void SetSink(Sink sink) {
   g_sink = sink ? std::make_shared<Sink>(std::move(sink)) : nullptr;
 }
 
-std::string FormatLine(Level level, std::string_view message,
-                       std::initializer_list<Field> fields) {
+std::string FormatLine(Level level, std::string_view message, std::initializer_list<Field> fields) {
   std::string line = absl::StrCat("level=", std::string(LevelName(level)), " msg=");
   AppendValue(&line, message);
   for (const Field& f : fields) {

@@ -48,15 +48,14 @@ using Field = std::pair<std::string_view, std::string_view>;
 void Log(Level level, std::string_view message, std::initializer_list<Field> fields = {});
 
 // The line Log would emit, without the timestamp (for tests).
-std::string FormatLine(Level level, std::string_view message,
-                       std::initializer_list<Field> fields);
+std::string FormatLine(Level level, std::string_view message, std::initializer_list<Field> fields);
 
 }  // namespace runnel::logging
 
 // Skips argument evaluation when the level is off.
-#define RUNNEL_LOG(level, ...)                                                        \
-  do {                                                                                \
-    if (::runnel::logging::Enabled(::runnel::logging::Level::level)) {                \
-      ::runnel::logging::Log(::runnel::logging::Level::level, __VA_ARGS__);           \
-    }                                                                                 \
+#define RUNNEL_LOG(level, ...)                                              \
+  do {                                                                      \
+    if (::runnel::logging::Enabled(::runnel::logging::Level::level)) {      \
+      ::runnel::logging::Log(::runnel::logging::Level::level, __VA_ARGS__); \
+    }                                                                       \
   } while (0)

@@ -2,9 +2,8 @@
 // raw requests: request hooks (observe, rewrite, answer, reject), a
 // TopicPolicy consulted on create, produce, fetch and auto-creation, and a
 // handler for an API key the broker does not serve.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -114,8 +113,7 @@ protocol::MetadataResponse Metadata(RawClient& c, const std::string& topic) {
 
 class PrefixPolicy : public TopicPolicy {
  public:
-  absl::Status Check(const RequestInfo& who, TopicOperation op,
-                     const std::string& topic) override {
+  absl::Status Check(const RequestInfo& who, TopicOperation op, const std::string& topic) override {
     std::lock_guard<std::mutex> l(mu);
     calls.push_back({who.client_id, op, topic});
     if (topic.rfind("app.", 0) == 0) return absl::OkStatus();
@@ -163,8 +161,7 @@ TEST_CASE("a topic policy is consulted on create, produce, fetch and auto-creati
   auto fetched = Fetch(c, "app.orders");
   REQUIRE(fetched.responses.size() == 1);
   CHECK(fetched.responses[0].partitions[0].error_code == 0);
-  CHECK(Values(*fetched.responses[0].partitions[0].records) ==
-        std::vector<std::string>{"a", "b"});
+  CHECK(Values(*fetched.responses[0].partitions[0].records) == std::vector<std::string>{"a", "b"});
 
   // "other.auto" does not exist; "app.auto" does, but produce and fetch of
   // a topic outside the prefix are refused before existence matters.

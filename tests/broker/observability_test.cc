@@ -1,13 +1,12 @@
 // Structured logs (format, levels, sink) and the metrics: Broker::MetricsText
 // after real traffic, and the Prometheus endpoint answered over plain HTTP.
-#include <catch2/catch.hpp>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <mutex>
 #include <regex>
@@ -155,8 +154,8 @@ TEST_CASE("metrics count requests, bytes and partitions; GET /metrics serves the
   REQUIRE(!broker.metrics_address().empty());
 
   {
-    RawClient c(static_cast<uint16_t>(std::stoi(
-        broker.bootstrap_address().substr(broker.bootstrap_address().rfind(':') + 1))));
+    RawClient c(static_cast<uint16_t>(
+        std::stoi(broker.bootstrap_address().substr(broker.bootstrap_address().rfind(':') + 1))));
     protocol::MetadataRequest meta;
     meta.topics = std::vector<protocol::MetadataRequest::MetadataRequestTopic>(1);
     (*meta.topics)[0].name.emplace("measured");
