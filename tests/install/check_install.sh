@@ -20,15 +20,26 @@ export PKG_CONFIG_PATH="$(dirname "$pc_file")"
 libdir="$(dirname "$PKG_CONFIG_PATH")"
 
 cxx="${CXX:-c++}"
-# --define-prefix relocates ${prefix} to where runnel.pc actually is.
-read -r -a cflags <<<"$(pkg-config --define-prefix --cflags runnel)"
-read -r -a libs <<<"$(pkg-config --define-prefix --libs runnel)"
-read -r -a static_libs <<<"$(pkg-config --define-prefix --static --libs runnel)"
+# runnel.pc names the configured prefix (say /usr/local); the files sit under
+# the destdir, so point ${prefix} there. (pkg-config's --define-prefix guesses
+# wrongly when the .pc file is in a multiarch libdir such as
+# lib/x86_64-linux-gnu/pkgconfig.)
+prefix="$(pkg-config --variable=prefix runnel)"
+relocate=(--define-variable=prefix="$scratch/root$prefix")
+read -r -a cflags <<<"$(pkg-config "${relocate[@]}" --cflags runnel)"
+read -r -a libs <<<"$(pkg-config "${relocate[@]}" --libs runnel)"
+read -r -a static_libs <<<"$(pkg-config "${relocate[@]}" --static --libs runnel)"
 
 "$cxx" "${cflags[@]}" "$source_file" -o "$scratch/shared_app" "${libs[@]}"
 LD_LIBRARY_PATH="$libdir" "$scratch/shared_app"
 
+# The static archive instead of -lrunnel (which would pick the .so), then
+# everything runnel.pc says the archive needs.
+static_deps=()
+for flag in "${static_libs[@]}"; do
+  [ "$flag" = "-lrunnel" ] || static_deps+=("$flag")
+done
 "$cxx" "${cflags[@]}" "$source_file" -o "$scratch/static_app" \
-  "$libdir/librunnel.a" "${static_libs[@]/-lrunnel/}"
+  "$libdir/librunnel.a" "${static_deps[@]}"
 "$scratch/static_app"
 echo "install check passed: shared and static builds against runnel.pc work"
