@@ -55,9 +55,17 @@ ProducedAppend AppendProduced(Partition& p, std::span<uint8_t> records,
     return Append(p, records);
   }
   if (frame->size != records.size()) {
-    return Fail(ErrorCode::kInvalidRecord,
-                "produce requests with version 3 or later are only allowed to contain exactly "
-                "one record batch per partition");
+    absl::StatusOr<record_batch::BatchFrame> next =
+        record_batch::FrameBatch(records.subspan(frame->size), frame->size);
+    if (next.ok() && next->complete) {
+      return Fail(ErrorCode::kInvalidRecord,
+                  "produce requests with version 3 or later are only allowed to contain exactly "
+                  "one record batch per partition");
+    }
+    // Trailing bytes that are no batch: a corrupt batch length, which the
+    // log's validation reports as CORRUPT_MESSAGE.
+    absl::MutexLock l(&p.append_mu);
+    return Append(p, records);
   }
   // Complete and at least kMinBatchLength long: the whole header is there.
   const record_batch::BatchHeader header = record_batch::ParseBatchHeader(records.data());

@@ -229,6 +229,12 @@ TEST_CASE("Produce takes one record batch per partition and no control batch",
   REQUIRE(bytes.ok());
   auto rc = Produce(c, "one", std::vector<uint8_t>(bytes->begin(), bytes->end()));
   CHECK(rc.error_code == Code(ErrorCode::kInvalidRecord));
+  // A batch length that leaves stray bytes behind is a corrupt batch, not a
+  // second one.
+  std::vector<uint8_t> short_length = IdempotentBatch({"s", "t"}, 2, 0, 0);
+  const uint32_t cut = static_cast<uint32_t>(short_length.size() - 12 - 5);
+  for (int i = 0; i < 4; ++i) short_length[8 + i] = static_cast<uint8_t>(cut >> (24 - 8 * i));
+  CHECK(Produce(c, "one", short_length).error_code == Code(ErrorCode::kCorruptMessage));
   // A corrupt copy of a written batch is CORRUPT_MESSAGE, not a duplicate.
   std::vector<uint8_t> ok = IdempotentBatch({"c"}, 1, 0, 0);
   REQUIRE(Produce(c, "one", ok).error_code == 0);
