@@ -231,21 +231,39 @@ absl::StatusOr<bool> IndexFile::LastEntry(uint8_t* out) const {
 
 absl::Status IndexFile::AppendEntry(const uint8_t* entry) {
   const int32_t n = entries_.load(std::memory_order_relaxed);
+  // Under mu_ for path_ (no copy of it per entry); readers wait at most for
+  // one small pwrite.
+  absl::MutexLock lock(&mu_);
   if (n >= max_entries_.load()) {
-    return absl::FailedPreconditionError(absl::StrCat("index ", path(), " is full or closed"));
+    return absl::FailedPreconditionError(absl::StrCat("index ", path_, " is full or closed"));
   }
   if (write_fd_ < 0) {
-    RUNNEL_ASSIGN_OR_RETURN(FileHandle fh, OpenFile(path(), O_WRONLY | O_CREAT));
+    RUNNEL_ASSIGN_OR_RETURN(FileHandle fh, OpenFile(path_, O_WRONLY | O_CREAT));
     write_fd_ = fh.Release();
   }
   RUNNEL_RETURN_IF_ERROR(PwriteAll(write_fd_, entry, entry_size_,
                                    static_cast<int64_t>(n) * static_cast<int64_t>(entry_size_),
-                                   path()));
+                                   path_));
   dirty_.store(true, std::memory_order_release);
-  absl::MutexLock lock(&mu_);
   std::memcpy(last_, entry, entry_size_);
-  file_bytes_ = static_cast<int64_t>(n + 1) * static_cast<int64_t>(entry_size_);
+  file_bytes_ =
+      std::max(file_bytes_, static_cast<int64_t>(n + 1) * static_cast<int64_t>(entry_size_));
   entries_.store(n + 1, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+void IndexFile::ForgetEntries() {
+  absl::MutexLock lock(&mu_);
+  entries_.store(0, std::memory_order_release);
+}
+
+absl::Status IndexFile::CutToEntries() {
+  absl::MutexLock lock(&mu_);
+  const int64_t used = static_cast<int64_t>(entries_.load()) * static_cast<int64_t>(entry_size_);
+  if (file_bytes_ <= used) return absl::OkStatus();
+  if (::truncate(path_.c_str(), used) != 0) return ErrnoStatus(errno, "truncate", path_);
+  file_bytes_ = used;
+  dirty_.store(true, std::memory_order_release);
   return absl::OkStatus();
 }
 
@@ -283,6 +301,7 @@ absl::Status IndexFile::Trim() {
 absl::Status IndexFile::Resize(int64_t max_bytes) { return EnsureOpen(true, max_bytes); }
 
 void IndexFile::ReleaseWriter() {
+  absl::MutexLock lock(&mu_);
   if (write_fd_ >= 0) ::close(write_fd_);
   write_fd_ = -1;
 }

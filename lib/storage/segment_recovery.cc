@@ -57,8 +57,8 @@ absl::StatusOr<SegmentRecovery> Segment::Recover(int32_t index_interval_bytes,
                                                  int32_t index_max_bytes) {
   RUNNEL_RETURN_IF_ERROR(offset_index_.file().EnsureOpen(true, index_max_bytes));
   RUNNEL_RETURN_IF_ERROR(time_index_.file().EnsureOpen(true, index_max_bytes));
-  RUNNEL_RETURN_IF_ERROR(offset_index_.file().TruncateEntries(0));
-  RUNNEL_RETURN_IF_ERROR(time_index_.file().TruncateEntries(0));
+  offset_index_.file().ForgetEntries();
+  time_index_.file().ForgetEntries();
   max_timestamp_.store(-1);
   offset_of_max_timestamp_.store(-1);
   first_batch_timestamp_.store(-1);
@@ -107,6 +107,8 @@ absl::StatusOr<SegmentRecovery> Segment::Recover(int32_t index_interval_bytes,
   }
   offset_index_.file().ReleaseWriter();
   time_index_.file().ReleaseWriter();
+  RUNNEL_RETURN_IF_ERROR(offset_index_.file().CutToEntries());
+  RUNNEL_RETURN_IF_ERROR(time_index_.file().CutToEntries());
   SegmentRecovery result;
   result.valid_bytes = pos;
   if (!bad.ok()) {

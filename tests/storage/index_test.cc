@@ -113,6 +113,28 @@ TEST_CASE("a preallocated index left by a crash keeps only its valid prefix", "[
   CHECK(again.file().entries() == 3);
 }
 
+TEST_CASE("a rebuild overwrites entries in place and cuts what is left", "[index]") {
+  TempDir dir;
+  const std::string path = dir.Sub("00000000000000000000.index");
+  OffsetIndex index(path, 0);
+  REQUIRE(index.file().EnsureOpen(true, 4096).ok());
+  for (int i = 1; i <= 5; ++i) REQUIRE(index.Append(i * 10, i * 100).ok());
+  index.file().ForgetEntries();
+  CHECK(index.file().entries() == 0);
+  CHECK(index.Lookup(50).position == 0);
+  REQUIRE(index.Append(7, 70).ok());
+  REQUIRE(index.Append(15, 150).ok());
+  index.file().ReleaseWriter();
+  REQUIRE(index.file().CutToEntries().ok());
+  struct stat st;
+  REQUIRE(stat(path.c_str(), &st) == 0);
+  CHECK(st.st_size == 2 * static_cast<off_t>(kOffsetIndexEntrySize));
+  CHECK(index.Lookup(1'000).offset == 15);
+  OffsetIndex reopened(path, 0);
+  CHECK(reopened.LastEntry().offset == 15);
+  CHECK(reopened.Lookup(10).position == 70);
+}
+
 // The descriptors this process has open on files whose name ends in `suffix`.
 int OpenFilesEndingIn(const std::string& suffix) {
   int n = 0;
