@@ -72,6 +72,7 @@ void AdminImpl::Backoff() const { std::this_thread::sleep_for(absl::ToChronoMill
 absl::StatusOr<protocol::MetadataResponse> AdminImpl::FetchMetadata(
     const std::optional<std::vector<std::string>>& topics) {
   protocol::MetadataRequest req;
+  req.topics.reset();  // null: every topic (the generated default is an empty list)
   if (topics.has_value()) {
     req.topics.emplace();
     for (const auto& t : *topics) {
@@ -94,11 +95,13 @@ absl::StatusOr<protocol::MetadataResponse> AdminImpl::FetchMetadata(
   return last;
 }
 
-absl::StatusOr<int32_t> AdminImpl::Controller() {
+absl::StatusOr<Target> AdminImpl::Controller() {
   RUNNEL_ASSIGN_OR_RETURN(protocol::MetadataResponse md,
                           FetchMetadata(std::vector<std::string>{}));
-  if (md.controller_id < 0) return absl::UnavailableError("Metadata: no controller elected");
-  return md.controller_id;
+  for (const auto& b : md.brokers) {
+    if (b.node_id == md.controller_id) return Target::Node(b.node_id);
+  }
+  return Target::AnyBroker();
 }
 
 absl::StatusOr<int32_t> AdminImpl::Coordinator(const std::string& group) {

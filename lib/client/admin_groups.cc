@@ -148,6 +148,9 @@ absl::StatusOr<std::map<TopicPartition, CommittedOffset>> AdminImpl::ListConsume
   req.group_id = group;  // v1-7
   protocol::OffsetFetchRequest::OffsetFetchRequestGroup g;  // v8+
   g.group_id = group;
+  // null: every partition (the generated defaults are empty lists).
+  req.topics.reset();
+  g.topics.reset();
   if (partitions.has_value()) {
     std::map<std::string, std::vector<int32_t>> by_topic;
     for (const auto& tp : *partitions) by_topic[tp.topic].push_back(tp.partition);

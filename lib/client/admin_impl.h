@@ -78,7 +78,9 @@ class AdminImpl : public Admin {
   // the cluster as it is now). `topics` nullopt: every topic.
   absl::StatusOr<protocol::MetadataResponse> FetchMetadata(
       const std::optional<std::vector<std::string>>& topics);
-  absl::StatusOr<int32_t> Controller();
+  // Where controller requests go: the controller's node, or any broker when
+  // the cluster names no broker as controller (librdkafka's mock says 0).
+  absl::StatusOr<Target> Controller();
   // The coordinator of consumer group `group`.
   absl::StatusOr<int32_t> Coordinator(const std::string& group);
 
@@ -100,13 +102,13 @@ class AdminImpl : public Admin {
     absl::Status last;
     for (int attempt = 0; attempt <= options_.retries; ++attempt) {
       if (attempt > 0) Backoff();
-      absl::StatusOr<int32_t> controller = Controller();
+      absl::StatusOr<Target> controller = Controller();
       if (!controller.ok()) {
         last = controller.status();
         if (!IsRetriable(last)) return last;
         continue;
       }
-      auto reply = Call<Response>(Target::Node(*controller), request, what);
+      auto reply = Call<Response>(*controller, request, what);
       if (!reply.ok()) {
         last = reply.status();
         if (!IsRetriable(last)) return last;
