@@ -37,5 +37,7 @@ int RunCommandTable(std::string_view prefix, std::span<const Command> table,
 int RunLogCommand(std::span<const std::string> args);      // log_commands.cc
 int RunProduceCommand(std::span<const std::string> args);  // produce_commands.cc
 int RunPerfCommand(std::span<const std::string> args);     // produce_commands.cc
+int RunTopicsCommand(std::span<const std::string> args);   // topics_commands.cc
+int RunGroupsCommand(std::span<const std::string> args);   // groups_commands.cc
 
 }  // namespace runnel::tools

@@ -46,6 +46,8 @@ constexpr Command kGroups[] = {
     {"log", "read, write and check partition logs in a data directory", RunLogCommand},
     {"produce", "send stdin lines to a topic (-b BOOTSTRAP -t TOPIC)", RunProduceCommand},
     {"perf", "load generators: perf produce", RunPerfCommand},
+    {"topics", "list, create, delete, describe and alter topics (-b BOOTSTRAP)", RunTopicsCommand},
+    {"groups", "list, describe and delete consumer groups; their offsets", RunGroupsCommand},
 };
 
 }  // namespace
