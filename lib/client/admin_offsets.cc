@@ -101,8 +101,14 @@ absl::StatusOr<std::map<TopicPartition, ListOffsetsResult>> AdminImpl::ListOffse
       req.topics.back().partitions.push_back(p);
     }
     const std::string what = absl::StrCat("ListOffsets to broker ", leader);
-    RUNNEL_ASSIGN_OR_RETURN(auto reply, Call<protocol::ListOffsetsResponse>(
-                                            Target::Node(leader), req, what.c_str(), ro));
+    auto answer = Call<protocol::ListOffsetsResponse>(Target::Node(leader), req, what.c_str(), ro);
+    if (absl::IsInvalidArgument(answer.status()) && ro.min_version <= 3) {
+      // A response we cannot decode: librdkafka 2.0's mock cluster answers
+      // v5 with 4 bytes too many. v1-3 carry all but the leader epoch.
+      ro.max_version = 3;
+      answer = Call<protocol::ListOffsetsResponse>(Target::Node(leader), req, what.c_str(), ro);
+    }
+    RUNNEL_ASSIGN_OR_RETURN(auto reply, std::move(answer));
     for (const auto& t : reply.response.topics) {
       for (const auto& p : t.partitions) {
         TopicPartition tp{t.name, p.partition_index};
