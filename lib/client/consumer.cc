@@ -7,7 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/consumer_impl.h"
+#include "absl/time/clock.h"
 #include "runnel/common/status_macros.h"
+#include "runnel/protocol/error_code.h"
 
 namespace runnel {
 
@@ -19,8 +21,9 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions
     assignors.push_back(std::move(a));
   }
   RUNNEL_ASSIGN_OR_RETURN(auto core, client::ClientCore::Create(options.client));
-  return std::unique_ptr<Consumer>(
-      new client::ConsumerImpl(options, std::move(core), std::move(assignors)));
+  RUNNEL_ASSIGN_OR_RETURN(auto group_core, client::ClientCore::Create(options.client));
+  return std::unique_ptr<Consumer>(new client::ConsumerImpl(
+      options, std::move(core), std::move(group_core), std::move(assignors)));
 }
 
 }  // namespace runnel
@@ -51,8 +54,12 @@ absl::Status TimedOut(std::string_view what) {
 }  // namespace
 
 ConsumerImpl::ConsumerImpl(const ConsumerOptions& options, std::unique_ptr<ClientCore> core,
+                           std::unique_ptr<ClientCore> group_core,
                            std::vector<std::unique_ptr<group::Assignor>> assignors)
-    : options_(options), core_(std::move(core)), assignors_(std::move(assignors)) {
+    : options_(options),
+      core_(std::move(core)),
+      group_core_(std::move(group_core)),
+      assignors_(std::move(assignors)) {
   metadata_listener_ = core_->AddMetadataListener(
       [this](const std::shared_ptr<const ClusterMetadata>& md) { OnMetadata(md); });
   if (options_.enable_auto_commit && !options_.group_id.empty()) ScheduleAutoCommit();
@@ -65,6 +72,7 @@ ConsumerImpl::~ConsumerImpl() {
     closed = closed_;
   }
   if (!closed) Close(absl::Seconds(10)).IgnoreError();
+  group_core_->Shutdown(absl::Now());
   core_->Shutdown(absl::Now());
 }
 
@@ -126,22 +134,32 @@ absl::Status ConsumerImpl::SubscribePattern(const std::string& regex,
 
 absl::Status ConsumerImpl::Unsubscribe() {
   std::vector<TopicPartition> all;
+  RebalanceListener* listener;
+  TopicPartitionOffsets offsets;
   {
     absl::MutexLock l(&mu_);
     RUNNEL_RETURN_IF_ERROR(CheckOpen());
     subscribed_ = false;
+    events_.clear();  // a rebalance in progress no longer matters
     for (const auto& [tp, ps] : assigned_) all.push_back(tp);
+    listener = listener_;
   }
-  Waiter<int> revoked;
-  core_->Post([this, all, cb = revoked.Callback()]() mutable {
-    RevokeThen(all, [cb = std::move(cb)]() mutable { cb(0); });
-  });
-  revoked.Wait(absl::Now() + options_.client.request_timeout);
+  if (listener != nullptr && !all.empty()) listener->OnPartitionsRevoked(all);
+  {
+    absl::MutexLock l(&mu_);
+    if (options_.enable_auto_commit) offsets = UncommittedPositions(nullptr);
+  }
+  absl::Status committed = Commit(offsets, options_.client.request_timeout);
+  {
+    absl::MutexLock l(&mu_);
+    assigned_.clear();
+    queued_bytes_ = 0;
+  }
   LeaveGroup(absl::Now() + options_.client.request_timeout);
   absl::MutexLock l(&mu_);
   group_state_ = GroupState::kIdle;
   ++session_;
-  return absl::OkStatus();
+  return committed;
 }
 
 void ConsumerImpl::SetAssignment(const std::vector<TopicPartition>& tps) {
@@ -203,10 +221,13 @@ absl::StatusOr<std::vector<ConsumerRecord>> ConsumerImpl::Poll(absl::Duration ti
       if (listener != nullptr) {
         switch (e.kind) {
           case EventKind::kAssigned: listener->OnPartitionsAssigned(e.partitions); break;
-          case EventKind::kRevoked: listener->OnPartitionsRevoked(e.partitions); break;
+          case EventKind::kRevoked:
+            if (!e.partitions.empty()) listener->OnPartitionsRevoked(e.partitions);
+            break;
           case EventKind::kLost: listener->OnPartitionsLost(e.partitions); break;
         }
       }
+      if (e.kind == EventKind::kRevoked) FinishRevocation(e.partitions, std::move(e.then));
       mu_.Lock();
       continue;
     }
@@ -257,10 +278,33 @@ absl::Status ConsumerImpl::Commit(absl::Duration timeout) {
 }
 
 absl::Status ConsumerImpl::Commit(const TopicPartitionOffsets& offsets, absl::Duration timeout) {
-  Waiter<absl::Status> w;
-  SendCommit(offsets, w.Callback());
-  auto r = w.Wait(absl::Now() + timeout);
-  return r ? *r : TimedOut("commit");
+  const absl::Time deadline = absl::Now() + timeout;
+  TopicPartitionOffsets pending = offsets;
+  while (true) {
+    Waiter<absl::Status> w;
+    SendCommit(pending, w.Callback());
+    auto r = w.Wait(deadline);
+    if (!r) return TimedOut("commit");
+    if (r->ok()) return *r;
+    // A rebalance or a moving coordinator: try again (with the new
+    // generation) while time is left, for partitions still ours.
+    const auto ec = protocol::ErrorCodeFromStatus(*r);
+    const bool retry = absl::IsUnavailable(*r) ||
+                       (ec && (*ec == protocol::ErrorCode::kRebalanceInProgress ||
+                               *ec == protocol::ErrorCode::kNotCoordinator ||
+                               *ec == protocol::ErrorCode::kCoordinatorNotAvailable ||
+                               *ec == protocol::ErrorCode::kCoordinatorLoadInProgress ||
+                               *ec == protocol::ErrorCode::kRequestTimedOut));
+    if (!retry || absl::Now() + options_.client.retry_backoff >= deadline) return *r;
+    absl::SleepFor(options_.client.retry_backoff);
+    absl::MutexLock l(&mu_);
+    if (subscribed_) {
+      for (auto it = pending.begin(); it != pending.end();) {
+        it = assigned_.count(it->first) ? std::next(it) : pending.erase(it);
+      }
+    }
+    if (pending.empty()) return absl::OkStatus();
+  }
 }
 
 void ConsumerImpl::CommitAsync(CommitCallback done) {
@@ -460,6 +504,7 @@ absl::Status ConsumerImpl::Close(absl::Duration timeout) {
     cv_.SignalAll();
   }
   core_->RemoveMetadataListener(metadata_listener_);
+  group_core_->Shutdown(deadline);
   core_->Shutdown(deadline);
   return status;
 }

@@ -56,7 +56,7 @@ void ConsumerImpl::FindCoordinator(absl::AnyInvocable<void(absl::StatusOr<int32_
   req.key = options_.group_id;
   req.key_type = 0;
   req.coordinator_keys = {options_.group_id};
-  core_->Send<protocol::FindCoordinatorResponse>(
+  group_core_->Send<protocol::FindCoordinatorResponse>(
       Target::AnyBroker(), std::move(req),
       [this, then = std::move(then)](
           absl::StatusOr<Reply<protocol::FindCoordinatorResponse>> reply) mutable {
@@ -84,7 +84,7 @@ void ConsumerImpl::FindCoordinator(absl::AnyInvocable<void(absl::StatusOr<int32_
 }
 
 void ConsumerImpl::RequestRejoin() {
-  core_->Post([this] {
+  group_core_->Post([this] {
     absl::MutexLock l(&mu_);
     rejoin_needed_ = true;
     if (join_in_flight_ || closed_ || !subscribed_) return;
@@ -122,10 +122,12 @@ void ConsumerImpl::Join() {
     absl::MutexLock l(&mu_);
     if (closed_ || !subscribed_) {
       join_in_flight_ = false;
+      rebalancing_ = false;
       return;
     }
     join_in_flight_ = true;
     rejoin_needed_ = false;
+    rebalancing_ = true;
     group_state_ = GroupState::kJoining;
     ++session_;
     group::Subscription sub;
@@ -153,14 +155,15 @@ void ConsumerImpl::Join() {
       {
         absl::MutexLock l(&mu_);
         join_in_flight_ = false;
+        rebalancing_ = false;
       }
-      core_->PostAfter(core_->options().retry_backoff, [this] { StartGroup(); });
+      group_core_->PostAfter(group_core_->options().retry_backoff, [this] { StartGroup(); });
     };
     if (!coordinator.ok()) return retry();
     RequestOptions ro;
     // The coordinator holds JoinGroup until every member has joined.
     ro.timeout = options_.max_poll_interval + options_.client.request_timeout;
-    core_->Send<protocol::JoinGroupResponse>(
+    group_core_->Send<protocol::JoinGroupResponse>(
         Target::Node(*coordinator), std::move(req),
         [this, retry](absl::StatusOr<Reply<protocol::JoinGroupResponse>> reply) mutable {
           if (!reply.ok()) {
@@ -210,6 +213,7 @@ void ConsumerImpl::OnJoined(const protocol::JoinGroupResponse& r) {
         absl::StrCat("the group chose assignor '", protocol_name, "', which this consumer lacks"));
     cv_.SignalAll();
     join_in_flight_ = false;
+    rebalancing_ = false;
     return;
   }
   group::GroupMembers members;
@@ -252,15 +256,16 @@ void ConsumerImpl::SyncGroup(std::vector<std::pair<std::string, std::vector<uint
     a.member_id = member;
     a.assignment = std::move(bytes);
   }
-  core_->Send<protocol::SyncGroupResponse>(
+  group_core_->Send<protocol::SyncGroupResponse>(
       Target::Node(coordinator), std::move(req),
       [this](absl::StatusOr<Reply<protocol::SyncGroupResponse>> reply) {
         auto retry = [this] {
           {
             absl::MutexLock l(&mu_);
             join_in_flight_ = false;
+            rebalancing_ = false;
           }
-          core_->PostAfter(core_->options().retry_backoff, [this] { StartGroup(); });
+          group_core_->PostAfter(group_core_->options().retry_backoff, [this] { StartGroup(); });
         };
         if (!reply.ok()) {
           {
@@ -280,6 +285,7 @@ void ConsumerImpl::SyncGroup(std::vector<std::pair<std::string, std::vector<uint
           fatal_ = a.status();
           cv_.SignalAll();
           join_in_flight_ = false;
+          rebalancing_ = false;
           return;
         }
         OnAssignment(*a);
@@ -300,6 +306,7 @@ void ConsumerImpl::OnAssignment(const group::Assignment& a) {
       if (!assigned_.count(tp)) added.push_back(tp);
     }
     group_state_ = GroupState::kStable;
+    rebalancing_ = false;
     session = session_;
     absl::MutexLock ml(&metrics_mu_);
     ++metrics_.rebalances;
@@ -314,6 +321,7 @@ void ConsumerImpl::OnAssignment(const group::Assignment& a) {
       events_.push_back({EventKind::kAssigned, added});
       cv_.SignalAll();
       join_in_flight_ = false;
+      rebalancing_ = false;
       again = rejoin || rejoin_needed_;
     }
     ScheduleHeartbeat(session);
@@ -328,10 +336,21 @@ void ConsumerImpl::OnAssignment(const group::Assignment& a) {
 
 void ConsumerImpl::RevokeThen(std::vector<TopicPartition> revoked,
                               absl::AnyInvocable<void()> then) {
+  // As in Kafka's consumer, revocation happens inside Poll: by then the
+  // application has finished with what the last Poll returned, so the
+  // listener can commit it and auto-commit commits exactly that. The
+  // rebalance waits (up to max.poll.interval.ms, the rebalance timeout).
+  absl::MutexLock l(&mu_);
+  events_.push_back({EventKind::kRevoked, std::move(revoked), std::move(then)});
+  cv_.SignalAll();
+}
+
+void ConsumerImpl::FinishRevocation(const std::vector<TopicPartition>& revoked,
+                                    absl::AnyInvocable<void()> then) {
   TopicPartitionOffsets offsets;
   {
     absl::MutexLock l(&mu_);
-    // Same lock section: what is committed is exactly what Poll returned,
+    // One lock section: what is committed is exactly what Poll returned,
     // and Poll returns nothing more of these partitions.
     if (options_.enable_auto_commit) offsets = UncommittedPositions(&revoked);
     for (const auto& tp : revoked) {
@@ -340,10 +359,9 @@ void ConsumerImpl::RevokeThen(std::vector<TopicPartition> revoked,
       queued_bytes_ -= it->second.buffered_bytes;
       assigned_.erase(it);
     }
-    events_.push_back({EventKind::kRevoked, revoked});
-    cv_.SignalAll();
   }
-  if (offsets.empty()) return then();
+  if (!then) return;
+  if (offsets.empty()) return group_core_->Post(std::move(then));
   SendCommit(offsets, [then = std::move(then)](absl::Status) mutable { then(); });
 }
 
@@ -382,6 +400,7 @@ bool ConsumerImpl::HandleGroupError(ErrorCode ec, std::string_view where) {
       fatal_ = protocol::ErrorCodeToStatus(ec, absl::StrCat(std::string(where), " for group '",
                                                              options_.group_id, "'"));
       join_in_flight_ = false;
+      rebalancing_ = false;
       cv_.SignalAll();
       return false;
     }
@@ -389,7 +408,7 @@ bool ConsumerImpl::HandleGroupError(ErrorCode ec, std::string_view where) {
 }
 
 void ConsumerImpl::ScheduleHeartbeat(uint64_t session) {
-  core_->PostAfter(options_.heartbeat_interval, [this, session] { Heartbeat(session); });
+  group_core_->PostAfter(options_.heartbeat_interval, [this, session] { Heartbeat(session); });
 }
 
 void ConsumerImpl::Heartbeat(uint64_t session) {
@@ -422,7 +441,7 @@ void ConsumerImpl::Heartbeat(uint64_t session) {
     req.member_id = member_id_;
     req.group_instance_id = options_.group_instance_id;
   }
-  core_->Send<protocol::HeartbeatResponse>(
+  group_core_->Send<protocol::HeartbeatResponse>(
       Target::Node(coordinator), std::move(req),
       [this, session](absl::StatusOr<Reply<protocol::HeartbeatResponse>> reply) {
         if (!reply.ok()) {
@@ -503,13 +522,13 @@ void ConsumerImpl::LeaveGroup(absl::Time deadline) {
   }
   RequestOptions ro;
   if (deadline != absl::InfinitePast()) ro.timeout = std::max(deadline - absl::Now(), absl::Milliseconds(1));
-  auto f = core_->Call<protocol::LeaveGroupResponse>(Target::Node(coordinator), std::move(req), ro);
+  auto f = group_core_->Call<protocol::LeaveGroupResponse>(Target::Node(coordinator), std::move(req), ro);
   if (deadline == absl::InfinitePast()) return;  // I/O thread: do not wait
   f.wait_until(absl::ToChronoTime(deadline));
 }
 
 void ConsumerImpl::ScheduleAutoCommit() {
-  core_->PostAfter(options_.auto_commit_interval, [this] {
+  group_core_->PostAfter(options_.auto_commit_interval, [this] {
     TopicPartitionOffsets offsets;
     {
       absl::MutexLock l(&mu_);

@@ -52,6 +52,7 @@ inline int64_t RecordBytes(const ConsumerRecord& r) {
 class ConsumerImpl final : public Consumer {
  public:
   ConsumerImpl(const ConsumerOptions& options, std::unique_ptr<ClientCore> core,
+               std::unique_ptr<ClientCore> group_core,
                std::vector<std::unique_ptr<group::Assignor>> assignors);
   ~ConsumerImpl() override;
 
@@ -99,6 +100,9 @@ class ConsumerImpl final : public Consumer {
   struct Event {
     EventKind kind;
     std::vector<TopicPartition> partitions;
+    // kRevoked from the group protocol: what continues the rebalance once
+    // Poll has run the listener and committed.
+    absl::AnyInvocable<void()> then;
   };
   enum class GroupState { kIdle, kFindingCoordinator, kJoining, kStable, kLeft };
   using Done = absl::AnyInvocable<void(absl::Status)>;
@@ -117,7 +121,12 @@ class ConsumerImpl final : public Consumer {
   // codes that restart the protocol.
   bool HandleGroupError(protocol::ErrorCode ec, std::string_view where);
   void LoseAll(std::string_view why);
+  // Hands the revocation to Poll's thread (listener, then auto-commit, then
+  // the partitions go), and runs `then` on the I/O thread afterwards.
   void RevokeThen(std::vector<TopicPartition> revoked, absl::AnyInvocable<void()> then);
+  // Poll's half: commits (auto-commit) and drops the partitions.
+  void FinishRevocation(const std::vector<TopicPartition>& revoked,
+                        absl::AnyInvocable<void()> then);
   void OnMetadata(const std::shared_ptr<const ClusterMetadata>& md);
   std::vector<std::string> SubscribedTopics(const ClusterMetadata& md) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -153,7 +162,13 @@ class ConsumerImpl final : public Consumer {
   absl::Status CheckOpen() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const ConsumerOptions options_;
+  // Fetches, ListOffsets and metadata.
   std::unique_ptr<ClientCore> core_;
+  // The group protocol and offset commits/fetches, on connections of their
+  // own (as Kafka's Java client keeps a separate coordinator connection): a
+  // broker answers a connection's requests in order and holds JoinGroup
+  // until every member has joined, which would stall fetches behind it.
+  std::unique_ptr<ClientCore> group_core_;
   const std::vector<std::unique_ptr<group::Assignor>> assignors_;
   int metadata_listener_ = -1;
 
@@ -185,6 +200,9 @@ class ConsumerImpl final : public Consumer {
   uint64_t session_ ABSL_GUARDED_BY(mu_) = 0;  // bumped per join: stale timers stop
   bool rejoin_needed_ ABSL_GUARDED_BY(mu_) = false;
   bool join_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // From JoinGroup to the SyncGroup answer: commits wait (the coordinator
+  // would hold or refuse them).
+  bool rebalancing_ ABSL_GUARDED_BY(mu_) = false;
   bool left_for_poll_timeout_ ABSL_GUARDED_BY(mu_) = false;
   // What the last join saw: topic -> partition count (a change rejoins).
   group::TopicPartitionCounts joined_counts_ ABSL_GUARDED_BY(mu_);

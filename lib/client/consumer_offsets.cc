@@ -33,6 +33,13 @@ void ConsumerImpl::SendCommit(const TopicPartitionOffsets& offsets, Done done) {
   if (options_.group_id.empty()) {
     return done(absl::FailedPreconditionError("commit needs a group.id"));
   }
+  {
+    absl::MutexLock l(&mu_);
+    if (rebalancing_ && subscribed_) {
+      return done(protocol::ErrorCodeToStatus(ErrorCode::kRebalanceInProgress,
+                                              "commit while the group rebalances"));
+    }
+  }
   FindCoordinator([this, offsets, done = std::move(done)](
                       absl::StatusOr<int32_t> coordinator) mutable {
     if (!coordinator.ok()) return done(coordinator.status());
@@ -59,7 +66,7 @@ void ConsumerImpl::SendCommit(const TopicPartitionOffsets& offsets, Done done) {
       p.committed_leader_epoch = om.leader_epoch;
       p.committed_metadata.emplace(om.metadata);
     }
-    core_->Send<protocol::OffsetCommitResponse>(
+    group_core_->Send<protocol::OffsetCommitResponse>(
         Target::Node(*coordinator), std::move(req),
         [this, offsets, done = std::move(done)](
             absl::StatusOr<Reply<protocol::OffsetCommitResponse>> reply) mutable {
@@ -82,10 +89,9 @@ void ConsumerImpl::SendCommit(const TopicPartitionOffsets& offsets, Done done) {
               if (ec == ErrorCode::kNotCoordinator || ec == ErrorCode::kCoordinatorNotAvailable) {
                 coordinator_.reset();
               }
-              if (ec == ErrorCode::kRebalanceInProgress || ec == ErrorCode::kIllegalGeneration ||
-                  ec == ErrorCode::kUnknownMemberId) {
-                rejoin_needed_ = true;
-              }
+              // A rebalance the commit ran into is the heartbeat's to
+              // notice; rejoining from here would restart the rebalance
+              // that is under way, over and over.
               if (first.ok()) {
                 first = protocol::ErrorCodeToStatus(
                     ec, absl::StrCat("commit ", t.name, "-", p.partition_index));
@@ -127,7 +133,7 @@ void ConsumerImpl::SendOffsetFetch(
       t8.name = topic;
       t8.partition_indexes = parts;
     }
-    core_->Send<protocol::OffsetFetchResponse>(
+    group_core_->Send<protocol::OffsetFetchResponse>(
         Target::Node(*coordinator), std::move(req),
         [this, done = std::move(done)](
             absl::StatusOr<Reply<protocol::OffsetFetchResponse>> reply) mutable {

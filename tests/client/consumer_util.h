@@ -83,7 +83,7 @@ class PollingMember : public RebalanceListener {
     REQUIRE(consumer_->Subscribe(topics, this).ok());
     thread_ = std::thread([this] { Run(); });
   }
-  ~PollingMember() override { Stop(absl::Seconds(10)); }
+  ~PollingMember() override { Stop(absl::Seconds(10)).IgnoreError(); }
 
   absl::Status Stop(absl::Duration close_timeout) {
     if (!thread_.joinable()) return absl::OkStatus();
