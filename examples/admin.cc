@@ -6,6 +6,8 @@
 //
 // Every call returns the request's outcome (absl::StatusOr) and, inside it,
 // one result per topic, config resource or group with its own status.
+#include "runnel/admin.h"
+
 #include <stdlib.h>
 
 #include <filesystem>
@@ -13,7 +15,6 @@
 #include <memory>
 #include <string>
 
-#include "runnel/admin.h"
 #include "runnel/broker.h"
 
 namespace {
@@ -25,8 +26,8 @@ absl::Status Run(const std::string& bootstrap) {
   if (!admin.ok()) return admin.status();
 
   const std::string topic = "admin-example";
-  auto created = (*admin)->CreateTopics(
-      {runnel::NewTopic{.name = topic, .partitions = 3, .configs = {{"retention.ms", "86400000"}}}});
+  auto created = (*admin)->CreateTopics({runnel::NewTopic{
+      .name = topic, .partitions = 3, .configs = {{"retention.ms", "86400000"}}}});
   if (!created.ok()) return created.status();
   if (!(*created)[0].status.ok()) return (*created)[0].status;  // e.g. TOPIC_ALREADY_EXISTS
   std::cout << "created " << topic << "\n";
@@ -45,7 +46,8 @@ absl::Status Run(const std::string& bootstrap) {
   }
 
   auto altered = (*admin)->IncrementalAlterConfigs(
-      {{resource, {runnel::AlterConfigOp{"retention.ms", runnel::AlterConfigOpType::kSet, "3600000"}}}});
+      {{resource,
+        {runnel::AlterConfigOp{"retention.ms", runnel::AlterConfigOpType::kSet, "3600000"}}}});
   if (!altered.ok()) return altered.status();
   if (!(*altered)[0].status.ok()) return (*altered)[0].status;
   configs = (*admin)->DescribeConfigs({resource}, {"retention.ms"});

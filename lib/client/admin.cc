@@ -60,14 +60,14 @@ bool AdminImpl::IsCoordinatorError(protocol::ErrorCode ec) {
 
 absl::Status AdminImpl::Annotate(const absl::Status& s, const char* what) {
   absl::Status out(s.code(), absl::StrCat(what, ": ", std::string(s.message())));
-  s.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
-    out.SetPayload(url, payload);
-  });
+  s.ForEachPayload(
+      [&](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
   return out;
 }
 
-void AdminImpl::Backoff() const { std::this_thread::sleep_for(absl::ToChronoMilliseconds(
-    options_.client.retry_backoff)); }
+void AdminImpl::Backoff() const {
+  std::this_thread::sleep_for(absl::ToChronoMilliseconds(options_.client.retry_backoff));
+}
 
 absl::StatusOr<protocol::MetadataResponse> AdminImpl::FetchMetadata(
     const std::optional<std::vector<std::string>>& topics) {
@@ -96,8 +96,7 @@ absl::StatusOr<protocol::MetadataResponse> AdminImpl::FetchMetadata(
 }
 
 absl::StatusOr<Target> AdminImpl::Controller() {
-  RUNNEL_ASSIGN_OR_RETURN(protocol::MetadataResponse md,
-                          FetchMetadata(std::vector<std::string>{}));
+  RUNNEL_ASSIGN_OR_RETURN(protocol::MetadataResponse md, FetchMetadata(std::vector<std::string>{}));
   for (const auto& b : md.brokers) {
     if (b.node_id == md.controller_id) return Target::Node(b.node_id);
   }
@@ -110,8 +109,8 @@ absl::StatusOr<int32_t> AdminImpl::Coordinator(const std::string& group) {
   req.key_type = 0;
   req.coordinator_keys = {group};
   const std::string what = absl::StrCat("FindCoordinator for group '", group, "'");
-  RUNNEL_ASSIGN_OR_RETURN(auto reply, Call<protocol::FindCoordinatorResponse>(
-                                          Target::AnyBroker(), req, what.c_str()));
+  RUNNEL_ASSIGN_OR_RETURN(
+      auto reply, Call<protocol::FindCoordinatorResponse>(Target::AnyBroker(), req, what.c_str()));
   const auto& r = reply.response;
   int16_t error = r.error_code;
   int32_t node = r.node_id;
@@ -160,10 +159,9 @@ absl::StatusOr<std::vector<TopicDescription>> AdminImpl::DescribeTopics(
       d.partitions.push_back(PartitionInfo{p.partition_index, p.leader_id, p.leader_epoch,
                                            p.replica_nodes, p.isr_nodes});
     }
-    std::sort(d.partitions.begin(), d.partitions.end(),
-              [](const PartitionInfo& a, const PartitionInfo& b) {
-                return a.partition < b.partition;
-              });
+    std::sort(
+        d.partitions.begin(), d.partitions.end(),
+        [](const PartitionInfo& a, const PartitionInfo& b) { return a.partition < b.partition; });
     out.push_back(std::move(d));
   }
   return out;
@@ -172,12 +170,12 @@ absl::StatusOr<std::vector<TopicDescription>> AdminImpl::DescribeTopics(
 absl::StatusOr<ClusterDescription> AdminImpl::DescribeCluster() {
   // Metadata answers what DescribeCluster would (cluster id, controller,
   // brokers) and every Kafka version and mock serves it.
-  RUNNEL_ASSIGN_OR_RETURN(protocol::MetadataResponse md,
-                          FetchMetadata(std::vector<std::string>{}));
+  RUNNEL_ASSIGN_OR_RETURN(protocol::MetadataResponse md, FetchMetadata(std::vector<std::string>{}));
   ClusterDescription c;
   c.cluster_id = md.cluster_id.value_or("");
   c.controller_id = md.controller_id;
-  for (const auto& b : md.brokers) c.brokers.push_back(BrokerNode{b.node_id, b.host, b.port, b.rack});
+  for (const auto& b : md.brokers)
+    c.brokers.push_back(BrokerNode{b.node_id, b.host, b.port, b.rack});
   std::sort(c.brokers.begin(), c.brokers.end(),
             [](const BrokerNode& a, const BrokerNode& b) { return a.id < b.id; });
   return c;

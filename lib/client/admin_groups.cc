@@ -46,8 +46,7 @@ ErrorCode OffsetCommitError(const protocol::OffsetCommitResponse& r) {
 
 absl::StatusOr<std::vector<GroupListing>> AdminImpl::ListGroups(
     const std::vector<std::string>& states) {
-  RUNNEL_ASSIGN_OR_RETURN(protocol::MetadataResponse md,
-                          FetchMetadata(std::vector<std::string>{}));
+  RUNNEL_ASSIGN_OR_RETURN(protocol::MetadataResponse md, FetchMetadata(std::vector<std::string>{}));
   protocol::ListGroupsRequest req;
   req.states_filter = states;
   RequestOptions ro;
@@ -55,16 +54,15 @@ absl::StatusOr<std::vector<GroupListing>> AdminImpl::ListGroups(
   std::vector<GroupListing> out;
   for (const auto& b : md.brokers) {
     const std::string what = absl::StrCat("ListGroups on broker ", b.node_id);
-    RUNNEL_ASSIGN_OR_RETURN(auto reply, Call<protocol::ListGroupsResponse>(
-                                            Target::Node(b.node_id), req, what.c_str(), ro));
+    RUNNEL_ASSIGN_OR_RETURN(auto reply, Call<protocol::ListGroupsResponse>(Target::Node(b.node_id),
+                                                                           req, what.c_str(), ro));
     RUNNEL_RETURN_IF_ERROR(ItemStatus(reply.response.error_code, std::nullopt, what));
     for (const auto& g : reply.response.groups) {
       out.push_back(GroupListing{g.group_id, g.protocol_type, g.group_state, b.node_id});
     }
   }
-  std::sort(out.begin(), out.end(), [](const GroupListing& a, const GroupListing& b) {
-    return a.group_id < b.group_id;
-  });
+  std::sort(out.begin(), out.end(),
+            [](const GroupListing& a, const GroupListing& b) { return a.group_id < b.group_id; });
   return out;
 }
 
@@ -133,10 +131,10 @@ absl::StatusOr<std::vector<GroupResult>> AdminImpl::DeleteGroups(
       out.push_back(GroupResult{group, reply.status()});
       continue;
     }
-    absl::Status s = reply->response.results.empty()
-                         ? absl::InternalError(GroupContext(group) + ": not in the broker's answer")
-                         : ItemStatus(reply->response.results[0].error_code, std::nullopt,
-                                      GroupContext(group));
+    absl::Status s =
+        reply->response.results.empty()
+            ? absl::InternalError(GroupContext(group) + ": not in the broker's answer")
+            : ItemStatus(reply->response.results[0].error_code, std::nullopt, GroupContext(group));
     out.push_back(GroupResult{group, std::move(s)});
   }
   return out;
@@ -145,7 +143,7 @@ absl::StatusOr<std::vector<GroupResult>> AdminImpl::DeleteGroups(
 absl::StatusOr<std::map<TopicPartition, CommittedOffset>> AdminImpl::ListConsumerGroupOffsets(
     const std::string& group, const std::optional<std::vector<TopicPartition>>& partitions) {
   protocol::OffsetFetchRequest req;
-  req.group_id = group;  // v1-7
+  req.group_id = group;                                     // v1-7
   protocol::OffsetFetchRequest::OffsetFetchRequestGroup g;  // v8+
   g.group_id = group;
   // null: every partition (the generated defaults are empty lists).
@@ -171,11 +169,10 @@ absl::StatusOr<std::map<TopicPartition, CommittedOffset>> AdminImpl::ListConsume
   RequestOptions ro;
   ro.min_version = 2;  // v1 cannot ask for "every partition"
   const std::string what = absl::StrCat("OffsetFetch for ", GroupContext(group));
-  RUNNEL_ASSIGN_OR_RETURN(auto reply,
-                          CallCoordinator<protocol::OffsetFetchResponse>(
-                              group, req, what.c_str(), &OffsetFetchError, ro));
-  RUNNEL_RETURN_IF_ERROR(ItemStatus(static_cast<int16_t>(OffsetFetchError(reply.response)),
-                                    std::nullopt, what));
+  RUNNEL_ASSIGN_OR_RETURN(auto reply, CallCoordinator<protocol::OffsetFetchResponse>(
+                                          group, req, what.c_str(), &OffsetFetchError, ro));
+  RUNNEL_RETURN_IF_ERROR(
+      ItemStatus(static_cast<int16_t>(OffsetFetchError(reply.response)), std::nullopt, what));
   std::map<TopicPartition, CommittedOffset> out;
   auto add = [&](const std::string& topic, int32_t partition, int64_t offset, int32_t epoch,
                  const std::optional<std::string>& metadata, int16_t error) {

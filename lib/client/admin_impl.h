@@ -52,8 +52,7 @@ class AdminImpl : public Admin {
       const std::map<ConfigResource, std::map<std::string, std::string>>& configs,
       bool validate_only) override;
   absl::StatusOr<std::vector<ConfigResourceResult>> IncrementalAlterConfigs(
-      const std::map<ConfigResource, std::vector<AlterConfigOp>>& ops,
-      bool validate_only) override;
+      const std::map<ConfigResource, std::vector<AlterConfigOp>>& ops, bool validate_only) override;
 
   absl::StatusOr<std::vector<GroupListing>> ListGroups(
       const std::vector<std::string>& states) override;
@@ -97,8 +96,7 @@ class AdminImpl : public Admin {
   // says the answer came from a broker that no longer is the controller.
   template <typename Response, typename Request>
   absl::StatusOr<Reply<Response>> CallController(
-      const Request& request, const char* what,
-      bool (*not_controller)(const Response&) = nullptr) {
+      const Request& request, const char* what, bool (*not_controller)(const Response&) = nullptr) {
     absl::Status last;
     for (int attempt = 0; attempt <= options_.retries; ++attempt) {
       if (attempt > 0) Backoff();

@@ -150,8 +150,8 @@ absl::StatusOr<std::map<TopicPartition, DeleteRecordsResult>> AdminImpl::DeleteR
       req.topics.back().partitions.push_back(p);
     }
     const std::string what = absl::StrCat("DeleteRecords to broker ", leader);
-    RUNNEL_ASSIGN_OR_RETURN(auto reply, Call<protocol::DeleteRecordsResponse>(
-                                            Target::Node(leader), req, what.c_str()));
+    RUNNEL_ASSIGN_OR_RETURN(
+        auto reply, Call<protocol::DeleteRecordsResponse>(Target::Node(leader), req, what.c_str()));
     for (const auto& t : reply.response.topics) {
       for (const auto& p : t.partitions) {
         TopicPartition tp{t.name, p.partition_index};

@@ -83,9 +83,9 @@ absl::StatusOr<std::vector<TopicResult>> AdminImpl::CreateTopics(
     }
     req.topics.push_back(std::move(ct));
   }
-  RUNNEL_ASSIGN_OR_RETURN(auto reply, CallController<protocol::CreateTopicsResponse>(
-                                          req, "CreateTopics",
-                                          &AnyNotController<protocol::CreateTopicsResponse>));
+  RUNNEL_ASSIGN_OR_RETURN(
+      auto reply, CallController<protocol::CreateTopicsResponse>(
+                      req, "CreateTopics", &AnyNotController<protocol::CreateTopicsResponse>));
   std::vector<TopicResult> out;
   for (const auto& r : reply.response.topics) {
     TopicResult t;
@@ -108,15 +108,15 @@ absl::StatusOr<std::vector<TopicResult>> AdminImpl::DeleteTopics(
     const std::vector<std::string>& topics) {
   protocol::DeleteTopicsRequest req;
   req.timeout_ms = TimeoutMs(options_.operation_timeout);
-  req.topic_names = topics;  // v1-5
+  req.topic_names = topics;          // v1-5
   for (const auto& name : topics) {  // v6+
     protocol::DeleteTopicsRequest::DeleteTopicState s;
     s.name.emplace(name);
     req.topics.push_back(std::move(s));
   }
-  RUNNEL_ASSIGN_OR_RETURN(auto reply, CallController<protocol::DeleteTopicsResponse>(
-                                          req, "DeleteTopics",
-                                          &AnyNotController<protocol::DeleteTopicsResponse>));
+  RUNNEL_ASSIGN_OR_RETURN(
+      auto reply, CallController<protocol::DeleteTopicsResponse>(
+                      req, "DeleteTopics", &AnyNotController<protocol::DeleteTopicsResponse>));
   std::vector<TopicResult> out;
   for (const auto& r : reply.response.responses) {
     TopicResult t;
@@ -177,8 +177,8 @@ absl::StatusOr<std::vector<ConfigResult>> AdminImpl::DescribeConfigs(
     if (!reply.ok()) return reply.status();
     for (const auto& r : reply->response.results) {
       ConfigResult c;
-      c.resource = ConfigResource{static_cast<ConfigResourceType>(r.resource_type),
-                                  r.resource_name};
+      c.resource =
+          ConfigResource{static_cast<ConfigResourceType>(r.resource_type), r.resource_name};
       c.status = ItemStatus(r.error_code, r.error_message,
                             ResourceContext(c.resource.type, c.resource.name));
       for (const auto& e : r.configs) {
@@ -223,8 +223,7 @@ std::vector<ConfigResourceResult> AlterResults(const Response& resp) {
   std::vector<ConfigResourceResult> out;
   for (const auto& r : resp.responses) {
     ConfigResourceResult c;
-    c.resource = ConfigResource{static_cast<ConfigResourceType>(r.resource_type),
-                                r.resource_name};
+    c.resource = ConfigResource{static_cast<ConfigResourceType>(r.resource_type), r.resource_name};
     c.status = ItemStatus(r.error_code, r.error_message,
                           ResourceContext(c.resource.type, c.resource.name));
     out.push_back(std::move(c));
@@ -288,12 +287,11 @@ absl::StatusOr<std::vector<ConfigResourceResult>> AdminImpl::IncrementalAlterCon
   std::vector<ConfigResourceResult> out;
   for (const auto& [node, req] : by_node) {
     absl::StatusOr<Reply<protocol::IncrementalAlterConfigsResponse>> reply =
-        node.has_value()
-            ? Call<protocol::IncrementalAlterConfigsResponse>(Target::Node(*node), req,
-                                                              "IncrementalAlterConfigs")
-            : CallController<protocol::IncrementalAlterConfigsResponse>(
-                  req, "IncrementalAlterConfigs",
-                  &AnyNotController<protocol::IncrementalAlterConfigsResponse>);
+        node.has_value() ? Call<protocol::IncrementalAlterConfigsResponse>(
+                               Target::Node(*node), req, "IncrementalAlterConfigs")
+                         : CallController<protocol::IncrementalAlterConfigsResponse>(
+                               req, "IncrementalAlterConfigs",
+                               &AnyNotController<protocol::IncrementalAlterConfigsResponse>);
     if (!reply.ok()) return reply.status();
     for (auto& r : AlterResults(reply->response)) out.push_back(std::move(r));
   }

@@ -105,8 +105,8 @@ TEST_CASE("admin/mock: group offsets through the coordinator, with retried coord
 
   rd_kafka_mock_push_request_errors(mock.mock(), 9 /* OffsetFetch */, 1,
                                     RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
-  auto committed = admin->ListConsumerGroupOffsets(
-      "g", std::vector<TopicPartition>{{"t", 0}, {"t", 1}});
+  auto committed =
+      admin->ListConsumerGroupOffsets("g", std::vector<TopicPartition>{{"t", 0}, {"t", 1}});
   REQUIRE(committed.ok());
   CHECK((*committed)[TopicPartition{"t", 0}].committed.offset == 5);
   CHECK((*committed)[TopicPartition{"t", 0}].committed.metadata == "m");

@@ -3,14 +3,14 @@
 // back through another operation (a created topic is listed and described, an
 // altered config is described with its new value and source, a deleted
 // record range moves the earliest offset).
-#include <catch2/catch.hpp>
+#include "runnel/admin.h"
 
 #include <stdlib.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <thread>
 
-#include "runnel/admin.h"
 #include "runnel/broker.h"
 #include "runnel/consumer.h"
 #include "runnel/producer.h"
@@ -102,7 +102,9 @@ TEST_CASE("admin: create, list, describe, grow and delete topics with per-topic 
   CHECK(listed->empty());
 
   auto created = admin->CreateTopics({
-      NewTopic{.name = "orders", .partitions = 3, .replication_factor = 1,
+      NewTopic{.name = "orders",
+               .partitions = 3,
+               .replication_factor = 1,
                .configs = {{"retention.ms", "3600000"}}},
       NewTopic{.name = "defaults"},
       NewTopic{.name = "bad-config", .partitions = 1, .configs = {{"retention.ms", "soon"}}},
@@ -240,8 +242,7 @@ TEST_CASE("admin: describe, alter and incrementally alter topic configs") {
   // The broker's own configs, from the broker itself.
   auto cluster = admin->DescribeCluster();
   REQUIRE(cluster.ok());
-  const ConfigResource broker{ConfigResourceType::kBroker,
-                              std::to_string(cluster->controller_id)};
+  const ConfigResource broker{ConfigResourceType::kBroker, std::to_string(cluster->controller_id)};
   auto bconf = admin->DescribeConfigs({broker});
   REQUIRE(bconf.ok());
   REQUIRE((*bconf)[0].status.ok());
@@ -321,8 +322,8 @@ TEST_CASE("admin: consumer groups: offsets, list, describe, delete") {
   CHECK((*committed)[TopicPartition{"t", 0}].committed.offset == 3);
   CHECK((*committed)[TopicPartition{"t", 0}].committed.metadata == "meta");
   CHECK((*committed)[TopicPartition{"t", 1}].committed.offset == 0);
-  auto one = admin->ListConsumerGroupOffsets(
-      "g1", std::vector<TopicPartition>{{"t", 0}, {"other", 0}});
+  auto one =
+      admin->ListConsumerGroupOffsets("g1", std::vector<TopicPartition>{{"t", 0}, {"other", 0}});
   REQUIRE(one.ok());
   CHECK((*one)[TopicPartition{"t", 0}].committed.offset == 3);
   CHECK((*one)[TopicPartition{"other", 0}].committed.offset == -1);  // none committed

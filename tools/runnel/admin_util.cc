@@ -53,7 +53,7 @@ std::vector<std::string> SplitList(const std::string& s, char sep) {
 }
 
 absl::StatusOr<std::map<std::string, std::string>> ParseKeyValues(const std::string& flag,
-                                                                   const std::string& s) {
+                                                                  const std::string& s) {
   std::map<std::string, std::string> out;
   for (const std::string& kv : SplitList(s, ';')) {
     size_t eq = kv.find('=');

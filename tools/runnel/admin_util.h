@@ -28,7 +28,7 @@ std::unique_ptr<Admin> MakeAdmin(const FlagSet& flags);
 std::vector<std::string> SplitList(const std::string& s, char sep = ',');
 // "k=v;k=v" -> map; InvalidArgument naming the item without '='.
 absl::StatusOr<std::map<std::string, std::string>> ParseKeyValues(const std::string& flag,
-                                                                   const std::string& s);
+                                                                  const std::string& s);
 
 // Prints "<command>: <status>" for a failed item to stderr; returns whether
 // `s` was OK.

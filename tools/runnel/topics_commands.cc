@@ -50,11 +50,11 @@ int RunCreate(std::span<const std::string> raw) {
   if (!configs.ok()) return ReportParseResult(flags, configs.status());
   std::vector<NewTopic> topics;
   for (const std::string& name : SplitList(flags.GetString("topic"))) {
-    topics.push_back(NewTopic{.name = name,
-                              .partitions = static_cast<int32_t>(flags.GetInt("partitions")),
-                              .replication_factor =
-                                  static_cast<int16_t>(flags.GetInt("replication-factor")),
-                              .configs = *configs});
+    topics.push_back(
+        NewTopic{.name = name,
+                 .partitions = static_cast<int32_t>(flags.GetInt("partitions")),
+                 .replication_factor = static_cast<int16_t>(flags.GetInt("replication-factor")),
+                 .configs = *configs});
   }
   auto admin = MakeAdmin(flags);
   if (admin == nullptr) return kExitFailure;
@@ -63,9 +63,8 @@ int RunCreate(std::span<const std::string> raw) {
   bool ok = true;
   for (const TopicResult& r : *results) {
     if (ReportItem(flags.command(), r.status)) {
-      std::printf("%s %s (%d partitions)\n",
-                  flags.GetBool("validate-only") ? "valid" : "created", r.name.c_str(),
-                  r.partitions);
+      std::printf("%s %s (%d partitions)\n", flags.GetBool("validate-only") ? "valid" : "created",
+                  r.name.c_str(), r.partitions);
     } else {
       ok = false;
     }
@@ -123,8 +122,8 @@ int RunDescribe(std::span<const std::string> raw) {
       ok = false;
       continue;
     }
-    std::printf("Topic: %s\tTopicId: %s\tPartitionCount: %zu\n", d.name.c_str(),
-                d.topic_id.c_str(), d.partitions.size());
+    std::printf("Topic: %s\tTopicId: %s\tPartitionCount: %zu\n", d.name.c_str(), d.topic_id.c_str(),
+                d.partitions.size());
     for (const ConfigEntry& e : (*configs)[i].entries) {
       if (e.source != ConfigSource::kDynamicTopic && !flags.GetBool("all-configs")) continue;
       std::printf("\tConfig: %s=%s\n", e.name.c_str(), e.value.value_or("").c_str());
@@ -156,16 +155,16 @@ int RunAlter(std::span<const std::string> raw) {
     ops.push_back({k, AlterConfigOpType::kDelete, std::nullopt});
   }
   if (ops.empty() && !flags.Has("partitions")) {
-    return ReportParseResult(
-        flags, absl::InvalidArgumentError("nothing to change: give --partitions, --set or --delete"));
+    return ReportParseResult(flags, absl::InvalidArgumentError(
+                                        "nothing to change: give --partitions, --set or --delete"));
   }
   auto admin = MakeAdmin(flags);
   if (admin == nullptr) return kExitFailure;
   const bool dry = flags.GetBool("validate-only");
   bool ok = true;
   if (flags.Has("partitions")) {
-    auto r = admin->CreatePartitions({{topic, static_cast<int32_t>(flags.GetInt("partitions"))}},
-                                     dry);
+    auto r =
+        admin->CreatePartitions({{topic, static_cast<int32_t>(flags.GetInt("partitions"))}}, dry);
     if (!r.ok()) return Fail(flags, r.status());
     for (const TopicResult& t : *r) {
       if (ReportItem(flags.command(), t.status)) {
