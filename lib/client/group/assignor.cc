@@ -103,7 +103,10 @@ class RoundRobinAssignor final : public Assignor {
     if (sorted.empty()) return out;
     // Topics anyone subscribes to, in order (TopicPartitionCounts is sorted).
     size_t next = 0;  // the circular iterator over sorted members
-    for (const auto& [topic, count] : partitions) {
+    for (const auto& entry : partitions) {
+      // Not a structured binding: clang 14 cannot capture one in a lambda.
+      const auto& topic = entry.first;
+      const int32_t count = entry.second;
       const bool anyone = std::any_of(sorted.begin(), sorted.end(),
                                       [&](const GroupMember* m) { return Subscribes(*m, topic); });
       if (!anyone) continue;

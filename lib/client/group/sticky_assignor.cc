@@ -171,7 +171,10 @@ class CooperativeStickyAssignor final : public Assignor {
     if (!out.ok() || members.empty()) return out;
     const auto sorted = SortedMembers(members);
     std::vector<TopicPartition> all;
-    for (const auto& [topic, count] : partitions) {
+    for (const auto& entry : partitions) {
+      // Not a structured binding: clang 14 cannot capture one in a lambda.
+      const auto& topic = entry.first;
+      const int32_t count = entry.second;
       const bool anyone = std::any_of(sorted.begin(), sorted.end(),
                                       [&](const GroupMember* m) { return Subscribes(*m, topic); });
       if (!anyone) continue;
