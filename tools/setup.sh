@@ -16,7 +16,7 @@ JOBS="${JOBS:-$(nproc)}"
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 # ccache keyed on paths relative to the checkout, so a fresh clone (as CI
 # makes) reuses what an earlier build of the same sources compiled.
-export CCACHE_DIR="${CCACHE_DIR:-$HOME/.ccache}"
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"  # ccache 4's own default
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$ROOT}"
 export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 
