@@ -3,6 +3,8 @@
 // connection's strand so its state needs no lock.
 #include "net/server.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/sendfile.h>
 
 #include <algorithm>
@@ -70,12 +72,29 @@ class ServerImpl : public Server, public ConnectionRegistry {
     return absl::OkStatus();
   }
 
+  // sendfile() has no MSG_NOSIGNAL: writing to a socket the peer has closed
+  // raises SIGPIPE in the calling thread, whose default action kills the
+  // process (an application embedding the broker has not ignored it, as
+  // runnel-broker's main does). Blocked here, the signal stays pending on
+  // this thread only and sendfile returns EPIPE, which closes the connection.
+  static void BlockSigpipe() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  }
+
   void Run() {
     asio::co_spawn(ctx_, Accept(), asio::detached);
     int n = options_.io_threads > 0
                 ? options_.io_threads
                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ctx_.run(); });
+    for (int i = 0; i < n; ++i) {
+      threads_.emplace_back([this] {
+        BlockSigpipe();
+        ctx_.run();
+      });
+    }
   }
 
   uint16_t port() const override { return port_; }
