@@ -48,7 +48,10 @@ void CheckComplete(const TopicPartitionCounts& counts, const GroupMembers& membe
       ++seen[tp];
     }
   }
-  for (const auto& [topic, n] : counts) {
+  for (const auto& entry : counts) {
+    // Not a structured binding: clang 14 cannot capture one in a lambda.
+    const auto& topic = entry.first;
+    const int32_t n = entry.second;
     const bool wanted = std::any_of(members.begin(), members.end(),
                                     [&](const GroupMember& m) { return internal::Subscribes(m, topic); });
     for (int32_t p = 0; p < n; ++p) {
