@@ -106,7 +106,9 @@ absl::Status Run(const std::string& data_dir) {
   absl::Status tail_status;
   std::thread tailer([&] { tail_status = Tail(*log, after, after + kMore); });
   for (int i = 0; i < kMore; ++i) {
-    Record r{.key = "user-3", .value = "event " + std::to_string(i)};
+    // Record holds views: the value's bytes must outlive the append.
+    const std::string value = "event " + std::to_string(i);
+    Record r{.key = "user-3", .value = value};
     RUNNEL_RETURN_IF_ERROR(log->AppendRecords({&r, 1}).status());
     absl::SleepFor(absl::Milliseconds(20));  // a trickle, so the tailer waits
   }
