@@ -54,8 +54,7 @@ void CreateTopic(RawClient& c, const std::string& name) {
   REQUIRE(resp.topics[0].error_code == 0);
 }
 
-PartitionResponse Produce(RawClient& c, const std::string& topic, std::vector<uint8_t> records,
-                          int16_t version = 9) {
+protocol::ProduceRequest ProduceRequestFor(const std::string& topic, std::vector<uint8_t> records) {
   protocol::ProduceRequest req;
   req.acks = -1;
   req.timeout_ms = 1000;
@@ -63,7 +62,27 @@ PartitionResponse Produce(RawClient& c, const std::string& topic, std::vector<ui
   td.name = topic;
   td.partition_data.push_back({0, std::move(records), {}});
   req.topic_data.push_back(std::move(td));
-  c.Send(req, version, 21);
+  return req;
+}
+
+// Produce for a thread other than the test's: no Catch assertions (they
+// are not thread-safe); a failed exchange is an error.
+absl::StatusOr<PartitionResponse> TryProduce(RawClient& c, const std::string& topic,
+                                             std::vector<uint8_t> records) {
+  if (absl::Status s = c.TrySend(ProduceRequestFor(topic, std::move(records)), 9, 21); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<protocol::ProduceResponse> resp = c.TryReceive<protocol::ProduceResponse>(9, 21);
+  if (!resp.ok()) return resp.status();
+  if (resp->responses.size() != 1 || resp->responses[0].partition_responses.size() != 1) {
+    return absl::DataLossError("expected one partition in the produce response");
+  }
+  return resp->responses[0].partition_responses[0];
+}
+
+PartitionResponse Produce(RawClient& c, const std::string& topic, std::vector<uint8_t> records,
+                          int16_t version = 9) {
+  c.Send(ProduceRequestFor(topic, std::move(records)), version, 21);
   auto resp = c.Receive<protocol::ProduceResponse>(version, 21);
   REQUIRE(resp.responses.size() == 1);
   REQUIRE(resp.responses[0].partition_responses.size() == 1);
@@ -289,20 +308,30 @@ TEST_CASE("the same batches sent on two connections at once are written once eac
   // Each sender sends every batch in order; a batch is either written or
   // answered as a duplicate (same offset), or, when the other sender is
   // more than five batches ahead, refused as out of order. Never twice.
+  // The threads assert nothing (Catch2 is not thread-safe); the test's own
+  // thread checks what they saw after they finish.
   std::vector<int64_t> offset_of[2];
   std::vector<int16_t> errors[2];
+  std::string failure[2];
+  RawClient client_a(broker.port()), client_b(broker.port());
+  RawClient* clients[2] = {&client_a, &client_b};
   auto send = [&](int who) {
-    RawClient c(broker.port());
     for (const auto& b : batches) {
-      PartitionResponse r = Produce(c, "race", b);
-      offset_of[who].push_back(r.error_code == 0 ? r.base_offset : -1);
-      errors[who].push_back(r.error_code);
+      absl::StatusOr<PartitionResponse> r = TryProduce(*clients[who], "race", b);
+      if (!r.ok()) {
+        failure[who] = r.status().ToString();
+        return;
+      }
+      offset_of[who].push_back(r->error_code == 0 ? r->base_offset : -1);
+      errors[who].push_back(r->error_code);
     }
   };
   std::thread a(send, 0), b(send, 1);
   a.join();
   b.join();
   for (int who = 0; who < 2; ++who) {
+    INFO("sender " << who << ": " << failure[who]);
+    REQUIRE(failure[who].empty());
     REQUIRE(offset_of[who].size() == batches.size());
     for (size_t i = 0; i < batches.size(); ++i) {
       INFO("sender " << who << " batch " << i + 1);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include "absl/status/statusor.h"
 #include "runnel/common/byte_buffer.h"
 #include "runnel/protocol/header.h"
 #include "runnel/protocol/wire.h"
@@ -63,6 +64,35 @@ class RawClient {
     std::vector<uint8_t> payload(size);
     if (!ReadExactly(payload.data(), size, timeout_ms)) return std::nullopt;
     return payload;
+  }
+
+  // Receive without Catch assertions, for threads other than the test's own:
+  // Catch2 v2's assertion macros are not thread-safe (two threads asserting
+  // at once corrupt its state). Any failure comes back as an error.
+  template <typename Resp>
+  absl::StatusOr<Resp> TryReceive(int16_t version, int32_t correlation_id) {
+    std::optional<std::vector<uint8_t>> payload = ReadFrame();
+    if (!payload.has_value()) return absl::UnavailableError("no response frame");
+    protocol::Reader r(*payload);
+    absl::StatusOr<protocol::ResponseHeader> h = protocol::ResponseHeader::Decode(
+        r, protocol::ResponseHeaderVersion(Resp::kApiKey, version));
+    if (!h.ok()) return h.status();
+    if (h->correlation_id != correlation_id) {
+      return absl::DataLossError("response correlation id does not match the request's");
+    }
+    return Resp::Decode(
+        std::span<const uint8_t>(payload->data() + r.offset(), payload->size() - r.offset()),
+        version);
+  }
+
+  // Send without Catch assertions (see TryReceive).
+  template <typename Req>
+  absl::Status TrySend(const Req& body, int16_t version, int32_t correlation_id) {
+    ByteBuffer frame;
+    protocol::RequestHeader h{Req::kApiKey, version, correlation_id, "raw-client", {}};
+    if (absl::Status s = protocol::EncodeRequestFrame(h, body, &frame); !s.ok()) return s;
+    SendBytes(frame.span());
+    return absl::OkStatus();
   }
 
   // Reads a response to a request of (Resp's API, version) and checks its
