@@ -14,13 +14,14 @@ namespace {
 namespace rb = runnel::record_batch;
 
 // Writes lastOffsetDelta and the attribute bits the builder does not know
-// about into a finished batch, then recomputes its CRC (both are covered).
-void PatchRebuiltBatch(ByteBuffer& batch, const protocol::RecordBatchHeader& original) {
+// about (the delete horizon flag) into a finished batch, then recomputes its
+// CRC (both are covered).
+void PatchRebuiltBatch(ByteBuffer& batch, const protocol::RecordBatchHeader& original,
+                       bool delete_horizon) {
   uint8_t* h = batch.data();
   StoreBigEndian<int32_t>(h + rb::kLastOffsetDeltaOffset, original.last_offset_delta);
-  const int16_t attributes =
-      static_cast<int16_t>(LoadBigEndian<int16_t>(h + rb::kAttributesOffset) |
-                           (original.attributes & rb::kDeleteHorizonBit));
+  int16_t attributes = LoadBigEndian<int16_t>(h + rb::kAttributesOffset);
+  if (delete_horizon) attributes = static_cast<int16_t>(attributes | rb::kDeleteHorizonBit);
   StoreBigEndian<int16_t>(h + rb::kAttributesOffset, attributes);
   StoreBigEndian<uint32_t>(h + rb::kCrcOffset, rb::ComputeBatchCrc(batch.span()));
 }
@@ -74,8 +75,10 @@ ByteBuffer MakeEmptyBatch(const protocol::RecordBatchHeader& header) {
   StoreBigEndian<int32_t>(h + rb::kBatchLengthOffset, rb::kMinBatchLength);
   StoreBigEndian<int32_t>(h + rb::kPartitionLeaderEpochOffset, header.partition_leader_epoch);
   h[rb::kMagicOffset] = static_cast<uint8_t>(rb::kMagicV2);
-  StoreBigEndian<int16_t>(h + rb::kAttributesOffset,
-                          static_cast<int16_t>(header.attributes & ~rb::kCompressionMask));
+  // No records, no horizon: baseTimestamp below is the max timestamp.
+  StoreBigEndian<int16_t>(
+      h + rb::kAttributesOffset,
+      static_cast<int16_t>(header.attributes & ~(rb::kCompressionMask | rb::kDeleteHorizonBit)));
   StoreBigEndian<int32_t>(h + rb::kLastOffsetDeltaOffset, header.last_offset_delta);
   // As Kafka's writeEmptyHeader: both timestamps are the batch's max.
   StoreBigEndian<int64_t>(h + rb::kBaseTimestampOffset, header.max_timestamp);
@@ -88,39 +91,44 @@ ByteBuffer MakeEmptyBatch(const protocol::RecordBatchHeader& header) {
   return out;
 }
 
+std::optional<int64_t> DeleteHorizonOf(const protocol::RecordBatchHeader& header) {
+  if ((header.attributes & rb::kDeleteHorizonBit) == 0) return std::nullopt;
+  return header.base_timestamp;
+}
+
 absl::StatusOr<FilteredBatch> FilterBatch(protocol::RecordBatchReader& reader,
-                                          const KeepRecord& keep, bool retain_if_empty) {
+                                          const KeepRecord& keep, const FilterOptions& fo) {
   const protocol::RecordBatchHeader header = reader.header();
   FilteredBatch result;
-  if (header.is_control() || header.is_transactional()) {
-    // Transaction markers stay: consumers need them to skip aborted data, and
-    // the producer state they close must survive. Transactional data stays
-    // whole too: without a transaction index the cleaner cannot tell
-    // committed from aborted records, and dropping either kind could show a
-    // read_committed consumer the wrong value (see cleaner_pass.h).
-    result.records_kept = header.record_count;
-    result.max_timestamp = header.max_timestamp;
-    return result;
-  }
   // Kept records point into the input (uncompressed) or into the reader's
   // buffer (compressed); both stay valid until the next NextBatch.
   std::vector<protocol::Record> kept;
   kept.reserve(static_cast<size_t>(std::max(header.record_count, 0)));
+  bool tombstone_kept = false;
   while (reader.NextRecord()) {
-    if (keep(reader.record())) {
-      kept.push_back(reader.record());
+    const protocol::Record& r = reader.record();
+    if (!fo.discard_all && (header.is_control() || keep(r))) {
+      kept.push_back(r);
+      tombstone_kept |= r.value.is_null();
     } else {
       ++result.records_dropped;
     }
   }
   RUNNEL_RETURN_IF_ERROR(reader.status());
   result.records_kept = static_cast<int32_t>(kept.size());
-  if (result.records_dropped == 0) {
+  const bool stamp = fo.delete_horizon.has_value() && !DeleteHorizonOf(header).has_value() &&
+                     !kept.empty() && (header.is_control() || tombstone_kept);
+  if (kept.empty() && result.records_dropped == 0 && !fo.retain_if_empty) {
+    // An empty batch no longer needed (Kafka's DELETE_EMPTY).
+    result.fate = BatchFate::kDrop;
+    return result;
+  }
+  if (result.records_dropped == 0 && !stamp) {
     result.max_timestamp = header.max_timestamp;
     return result;
   }
   if (kept.empty()) {
-    if (!retain_if_empty) {
+    if (!fo.retain_if_empty) {
       result.fate = BatchFate::kDrop;
       return result;
     }
@@ -138,8 +146,9 @@ absl::StatusOr<FilteredBatch> FilterBatch(protocol::RecordBatchReader& reader,
   options.producer_epoch = header.producer_epoch;
   options.base_sequence = header.base_sequence;
   options.transactional = header.is_transactional();
+  options.control = header.is_control();
   options.partition_leader_epoch = header.partition_leader_epoch;
-  options.base_timestamp = header.base_timestamp;
+  options.base_timestamp = stamp ? *fo.delete_horizon : header.base_timestamp;
   protocol::RecordBatchBuilder builder(options);
   absl::InlinedVector<protocol::RecordHeader, 8> headers;
   for (const protocol::Record& r : kept) {
@@ -151,7 +160,7 @@ absl::StatusOr<FilteredBatch> FilterBatch(protocol::RecordBatchReader& reader,
   }
   RUNNEL_RETURN_IF_ERROR(builder.Finish().status());
   result.bytes = builder.TakeBuffer();
-  PatchRebuiltBatch(result.bytes, header);
+  PatchRebuiltBatch(result.bytes, header, stamp || DeleteHorizonOf(header).has_value());
   result.fate = BatchFate::kRewrite;
   return result;
 }

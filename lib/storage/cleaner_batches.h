@@ -2,16 +2,24 @@
 // chunks, and filtering one batch's records while preserving offsets.
 //
 // FilterBatch follows Kafka's MemoryRecords.filterTo for magic v2:
-//   - a batch whose records all stay is copied byte for byte;
+//   - a batch whose records all stay is copied byte for byte, unless it
+//     needs a delete horizon;
 //   - a batch losing some records is rebuilt with the kept records at their
-//     original offsets, the same codec, producer fields, leader epoch and
-//     base timestamp, and the ORIGINAL lastOffsetDelta (so the producer's
-//     last sequence, baseSequence + lastOffsetDelta, survives compaction);
+//     original offsets, the same codec, producer fields, control and
+//     transactional bits, leader epoch and base timestamp, and the ORIGINAL
+//     lastOffsetDelta (so the producer's last sequence, baseSequence +
+//     lastOffsetDelta, survives compaction);
 //   - a batch losing every record disappears, unless the caller asks to
 //     retain it (the last batch of a producer): then an empty batch, the
-//     header alone with recordCount 0, keeps the producer's state.
-// Control batches (transaction markers) and transactional batches are always
-// kept whole.
+//     header alone with recordCount 0, keeps the producer's state;
+//   - KIP-534: a batch that keeps a tombstone, or a marker the caller says
+//     may go, and has no delete horizon yet is rebuilt with the horizon
+//     flag (attributes 0x40) and the horizon in baseTimestamp (record
+//     timestamps stay: their deltas are taken from the new base). The
+//     horizon then travels with the batch, across passes and restarts.
+// Which records stay is the caller's: FilterOptions::discard_all for aborted
+// data and expired markers, the KeepRecord callback for data otherwise;
+// control records are otherwise all kept.
 //
 // Thread-compatible; the cleaner thread uses them.
 #pragma once
@@ -19,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -67,10 +76,24 @@ struct FilteredBatch {
 // Decides, for each record of a data batch, whether it stays.
 using KeepRecord = std::function<bool(const protocol::Record&)>;
 
+struct FilterOptions {
+  // Keep an empty batch when no record stays.
+  bool retain_if_empty = false;
+  // No record stays (aborted data; a marker past its delete horizon).
+  bool discard_all = false;
+  // The delete horizon to stamp on a batch without one that keeps a
+  // tombstone (data) or any record (control: the caller passes it only for
+  // markers that may go). nullopt stamps nothing.
+  std::optional<int64_t> delete_horizon;
+};
+
 // Filters the current batch of `reader` (NextBatch returned true, no record
-// read yet). `retain_if_empty` keeps an empty batch when no record stays.
+// read yet).
 absl::StatusOr<FilteredBatch> FilterBatch(protocol::RecordBatchReader& reader,
-                                          const KeepRecord& keep, bool retain_if_empty);
+                                          const KeepRecord& keep, const FilterOptions& options);
+
+// The delete horizon a batch carries (KIP-534), nullopt when none.
+std::optional<int64_t> DeleteHorizonOf(const protocol::RecordBatchHeader& header);
 
 // The header-only batch (recordCount 0, no payload, no codec) that stands for
 // `header` once all its records are gone.

@@ -11,6 +11,7 @@
 #include "runnel/common/status_macros.h"
 #include "runnel/protocol/record_batch.h"
 #include "storage/cleaner_batches.h"
+#include "storage/cleaner_txn.h"
 #include "storage/file_util.h"
 #include "storage/log_format.h"
 
@@ -29,20 +30,10 @@ struct Source {
 // producer id -> base offset of its last batch among the segments rewritten.
 using ProducerLastBatch = std::map<int64_t, int64_t>;
 
-// What the scans before the rewrite learn about the batches.
+// What the header scan before the rewrite learns about the batches.
 struct BatchFacts {
   ProducerLastBatch producers;
-  // Transactional data exists in the range rewritten. It is kept whole, so a
-  // tombstone dropped after it could let an older transactional value of
-  // its key reappear: tombstones then stay.
-  bool transactional_data = false;
-
-  void Note(int64_t producer_id, int64_t base_offset, int16_t attributes) {
-    if (producer_id >= 0) producers[producer_id] = base_offset;
-    if ((attributes & rb::kTransactionalBit) != 0 && (attributes & rb::kControlBit) == 0) {
-      transactional_data = true;
-    }
-  }
+  TxnCollector txns;
 };
 
 absl::Status CheckAbort(const CleanPassOptions& o) {
@@ -69,10 +60,11 @@ absl::Status ForEachBatch(const std::shared_ptr<Segment>& seg, const CleanPassOp
   }
 }
 
-// The already-clean segments are only walked for their producers' batches:
-// headers, no CRC (recovery or the append checked them).
-absl::Status ScanProducers(const std::shared_ptr<Segment>& seg, const CleanPassOptions& o,
-                           BatchFacts& facts) {
+// Walks every batch header of `seg` (and the record of each control
+// batch), with no CRC check: recovery or the append checked them, and the
+// map and rewrite passes check them again as they read records.
+absl::Status ScanHeaders(const std::shared_ptr<Segment>& seg, const CleanPassOptions& o,
+                         BatchFacts& facts) {
   SegmentBatchChunks chunks(seg, 0, seg->size(), o.io_chunk_bytes);
   while (true) {
     RUNNEL_RETURN_IF_ERROR(CheckAbort(o));
@@ -82,7 +74,27 @@ absl::Status ScanProducers(const std::shared_ptr<Segment>& seg, const CleanPassO
       RUNNEL_ASSIGN_OR_RETURN(rb::BatchFrame frame,
                               rb::FrameBatch(chunk.subspan(p), chunks.position() + p));
       const rb::BatchHeader h = rb::ParseBatchHeader(chunk.data() + p);
-      facts.Note(h.producer_id, h.base_offset, h.attributes);
+      if (h.producer_id >= 0) facts.producers[h.producer_id] = h.base_offset;
+      const TxnBatch b{
+          .producer_id = h.producer_id,
+          .base_offset = h.base_offset,
+          .last_offset = static_cast<int64_t>(static_cast<uint64_t>(h.base_offset) +
+                                              static_cast<uint64_t>(int64_t{h.last_offset_delta})),
+          .record_count = h.record_count,
+          .transactional = (h.attributes & rb::kTransactionalBit) != 0,
+          .control = (h.attributes & rb::kControlBit) != 0};
+      std::optional<protocol::ControlRecordType> type;
+      if (b.control && b.transactional) {
+        absl::StatusOr<std::optional<protocol::ControlRecordType>> t =
+            ControlTypeOf(chunk.subspan(p, frame.size));
+        if (!t.ok()) {
+          return absl::DataLossError(absl::StrCat(seg->log_path(), ": control batch at byte ",
+                                                  chunks.position() + p, ": ",
+                                                  t.status().message()));
+        }
+        type = *t;
+      }
+      facts.txns.OnBatch(b, type);
       p += frame.size;
     }
   }
@@ -91,23 +103,20 @@ absl::Status ScanProducers(const std::shared_ptr<Segment>& seg, const CleanPassO
 // Step 1: fills `map` from the dirty range; returns how many of `sources`
 // the pass rewrites.
 absl::StatusOr<size_t> BuildOffsetMap(const std::vector<Source>& sources, OffsetMap& map,
-                                      const CleanPassOptions& o, BatchFacts& facts,
+                                      const CleanPassOptions& o, const BatchFacts& facts,
                                       CleanStats& stats) {
   stats.next_dirty = std::max(o.end, o.first_dirty);
+  CleanedTxnMetadata txns(facts.txns.aborted());
   for (size_t i = 0; i < sources.size(); ++i) {
     const Source& s = sources[i];
-    if (s.upper <= o.first_dirty) {
-      RUNNEL_RETURN_IF_ERROR(ScanProducers(s.seg, o, facts));
-      continue;
-    }
+    if (s.upper <= o.first_dirty) continue;
     RUNNEL_RETURN_IF_ERROR(ForEachBatch(s.seg, o, [&](protocol::RecordBatchReader& reader) {
       const protocol::RecordBatchHeader& h = reader.header();
-      facts.Note(h.producer_id, h.base_offset, h.attributes);
-      // Control records carry no data key; transactional records may belong
-      // to an aborted transaction, so they supersede nothing. After the map
-      // filled, the rest of the segment is only walked for producers.
-      if (stats.map_full || h.is_control() || h.is_transactional() ||
-          h.last_offset() < o.first_dirty) {
+      // Control records carry no data key, and aborted records supersede
+      // nothing. After the map filled, the rest of the segment is only
+      // checked.
+      if (stats.map_full || h.is_control() || h.last_offset() < o.first_dirty ||
+          txns.OnDataBatch(TxnBatch::Of(h))) {
         return absl::OkStatus();
       }
       while (reader.NextRecord()) {
@@ -185,8 +194,8 @@ class ReplacementWriter {
 
 // Steps 2 and 3 for one group.
 absl::Status CleanGroup(LogImpl& log, const LogOptions& opts, std::span<const Source> group,
-                        const OffsetMap& map, const BatchFacts& facts, const CleanPassOptions& o,
-                        CleanStats& stats) {
+                        const OffsetMap& map, const BatchFacts& facts, CleanedTxnMetadata& txns,
+                        const CleanPassOptions& o, CleanStats& stats) {
   const int64_t base = group.front().seg->base_offset();
   int64_t total = 0;
   for (const Source& s : group) total += s.seg->size();
@@ -202,32 +211,52 @@ absl::Status CleanGroup(LogImpl& log, const LogOptions& opts, std::span<const So
   absl::Status status = [&]() -> absl::Status {
     ReplacementWriter writer(*out, opts.index_interval_bytes, o.io_chunk_bytes);
     std::optional<protocol::RecordBatchHeader> last_seen;
+    // KIP-534: a tombstone or a marker seen now may go at this horizon.
+    const int64_t new_horizon = o.now_ms + opts.delete_retention_ms;
+    std::optional<int64_t> horizon;  // the current batch's
+    const KeepRecord keep = [&](const protocol::Record& r) {
+      ++stats.records_read;
+      if (r.key.is_null()) return false;
+      std::optional<int64_t> latest = map.Get(OffsetMap::Hash(r.key.str()));
+      if (latest.has_value() && r.offset < *latest) return false;
+      // A tombstone goes at its batch's delete horizon, and only once the
+      // map covered it: every older record of its key is then gone too (in
+      // this group or an earlier one), so dropping it cannot resurrect an
+      // old value.
+      if (r.value.is_null() && horizon.has_value() && o.now_ms >= *horizon &&
+          r.offset < stats.next_dirty) {
+        ++stats.tombstones_dropped;
+        return false;
+      }
+      return true;
+    };
     for (const Source& s : group) {
-      const int64_t newest = s.seg->MaxTimestamp();
-      const bool drop_tombstones =
-          !facts.transactional_data && newest >= 0 && newest < o.now_ms - opts.delete_retention_ms;
-      const KeepRecord keep = [&](const protocol::Record& r) {
-        ++stats.records_read;
-        if (r.key.is_null()) return false;
-        std::optional<int64_t> latest = map.Get(OffsetMap::Hash(r.key.str()));
-        if (latest.has_value() && r.offset < *latest) return false;
-        // A tombstone goes only once the map covered it: every older record
-        // of its key is then gone too (in this group or an earlier one), so
-        // dropping it cannot resurrect an old value.
-        if (r.value.is_null() && drop_tombstones && r.offset < stats.next_dirty) {
-          ++stats.tombstones_dropped;
-          return false;
-        }
-        return true;
-      };
       RUNNEL_RETURN_IF_ERROR(ForEachBatch(s.seg, o, [&](protocol::RecordBatchReader& reader) {
         const protocol::RecordBatchHeader h = reader.header();
         last_seen = h;
+        horizon = DeleteHorizonOf(h);
         auto it = facts.producers.find(h.producer_id);
-        const bool producer_last =
+        FilterOptions fo;
+        fo.retain_if_empty =
             h.producer_id >= 0 && it != facts.producers.end() && it->second == h.base_offset;
-        RUNNEL_ASSIGN_OR_RETURN(FilteredBatch f, FilterBatch(reader, keep, producer_last));
+        fo.delete_horizon = new_horizon;
+        bool marker_expired = false;
+        if (h.is_control()) {
+          RUNNEL_ASSIGN_OR_RETURN(std::optional<protocol::ControlRecordType> type,
+                                  ControlTypeOf(reader.batch_bytes()));
+          // A marker whose transaction has no batch left goes at its
+          // horizon; one still describing data stays and gets none.
+          const bool may_go = txns.OnControlBatch(TxnBatch::Of(h), type);
+          if (!may_go) fo.delete_horizon.reset();
+          marker_expired = may_go && horizon.has_value() && o.now_ms >= *horizon;
+          fo.discard_all = marker_expired;
+        } else {
+          fo.discard_all = txns.OnDataBatch(TxnBatch::Of(h));  // aborted
+          if (fo.discard_all) stats.aborted_records_dropped += std::max(h.record_count, 0);
+        }
+        RUNNEL_ASSIGN_OR_RETURN(FilteredBatch f, FilterBatch(reader, keep, fo));
         stats.records_dropped += f.records_dropped;
+        if (marker_expired) stats.markers_dropped += f.records_dropped;
         switch (f.fate) {
           case BatchFate::kKeepWhole:
             return writer.Add(reader.batch_bytes(), h.last_offset(), f.max_timestamp);
@@ -288,14 +317,34 @@ absl::StatusOr<CleanStats> RunCleanPass(LogImpl& log, OffsetMap& map, const Clea
   // delete.retention.ms go.
   if (sources.empty()) return stats;
 
-  map.Clear();
   BatchFacts facts;
-  RUNNEL_ASSIGN_OR_RETURN(size_t rewrite, BuildOffsetMap(sources, map, o, facts, stats));
+  for (const Source& s : sources) RUNNEL_RETURN_IF_ERROR(ScanHeaders(s.seg, o, facts));
+  // An undecided transaction (no marker yet below `end`): nothing from the
+  // segment holding its first batch on is cleaned (Kafka stops at the last
+  // stable offset), since its records may yet be aborted.
+  CleanPassOptions po = o;
+  if (std::optional<int64_t> unstable = facts.txns.first_unstable(); unstable.has_value()) {
+    stats.first_unstable_offset = *unstable;
+    size_t stable = 0;
+    while (stable < sources.size() && sources[stable].upper <= *unstable) ++stable;
+    if (stable < sources.size()) {
+      po.end = std::min(po.end, sources[stable].seg->base_offset());
+      sources.resize(stable);
+    }
+  }
+  stats.next_dirty = std::max(po.end, po.first_dirty);
+  if (sources.empty()) return stats;
+
+  map.Clear();
+  RUNNEL_ASSIGN_OR_RETURN(size_t rewrite, BuildOffsetMap(sources, map, po, facts, stats));
   stats.map_entries = map.size();
   const int64_t max_group = std::min<int64_t>(opts.segment_bytes, kMaxSegmentBytes);
+  // One view of the transactions for the whole pass: a marker in a later
+  // group still knows the batches read in an earlier one.
+  CleanedTxnMetadata txns(facts.txns.aborted());
   for (const std::vector<Source>& group :
        GroupBySize(std::span<const Source>(sources.data(), rewrite), max_group)) {
-    RUNNEL_RETURN_IF_ERROR(CleanGroup(log, opts, group, map, facts, o, stats));
+    RUNNEL_RETURN_IF_ERROR(CleanGroup(log, opts, group, map, facts, txns, po, stats));
   }
   return stats;
 }

@@ -9,24 +9,27 @@
 //      combined size stays within segment.bytes (small cleaned segments
 //      merge), keeping a record when its key is not in the map or its offset
 //      is at least the mapped one. Tombstones (null values) go too once
-//      their segment's newest timestamp is older than now minus
-//      delete.retention.ms, provided the map covered them (offset below
-//      next_dirty), so every older record of their key goes with them.
+//      their batch's delete horizon has passed (KIP-534: the first pass to
+//      write a batch holding a tombstone stamps now + delete.retention.ms
+//      into it, attribute 0x40 and baseTimestamp, so the horizon survives
+//      restarts), provided the map covered them (offset below next_dirty),
+//      so every older record of their key goes with them.
 //      Keyless records go (Kafka counts them invalid on a compacted topic).
 //      See cleaner_batches.h for what happens to each batch; the last batch
 //      of each producer id and the last batch of each group are kept, empty
 //      if need be: the first keeps idempotent producer state, the second
 //      keeps the group's offset range so that crash recovery of a swap knows
 //      which old segments it covers.
-//      Transactions: with no transaction index to tell aborted from
-//      committed data, transactional batches are neither compacted nor used
-//      to compact (their records never enter the map), and control batches
-//      stay. This keeps more than Kafka, which drops aborted data and, after
-//      delete.retention.ms, markers of emptied transactions, but it never
-//      lets an aborted record hide a committed value, nor a committed one be
-//      lost. While transactional data remains below the cleaning point,
-//      tombstones stay too (one dropped could uncover an older transactional
-//      value of its key).
+//      Transactions (cleaner_txn.h, Kafka's CleanedTransactionMetadata): a
+//      header scan from the log start learns each producer's transactions
+//      from its markers. Records of aborted transactions never enter the
+//      map and are removed; committed transactional records are compacted
+//      like any others. A commit or abort marker stays while a batch of its
+//      transaction remains; the first pass to find none stamps a delete
+//      horizon on it and a pass after the horizon removes it (an emptied
+//      batch stays if it is its producer's last). A transaction with no
+//      marker below `end` is undecided: the pass stops at the segment
+//      holding its first batch (`CleanStats::first_unstable_offset`).
 //   3. Each group is written to `<base>.log.cleaned` (+ indexes), fsynced,
 //      and swapped in with LogImpl::ReplaceSegments (.cleaned -> .swap, old
 //      -> .deleted, .swap -> live; LogImpl::Open completes or discards an
@@ -79,6 +82,11 @@ struct CleanStats {
   int64_t records_read = 0;
   int64_t records_dropped = 0;
   int64_t tombstones_dropped = 0;
+  int64_t aborted_records_dropped = 0;
+  int64_t markers_dropped = 0;
+  // The first offset of a transaction with no marker below `end`, where
+  // the pass stopped; -1 when none.
+  int64_t first_unstable_offset = -1;
   int64_t empty_batches_kept = 0;
   int64_t bytes_before = 0;
   int64_t bytes_after = 0;

@@ -57,6 +57,7 @@ void LogCleaner::Forget(const TopicPartition& tp) {
   absl::MutexLock lock(&mu_);
   checkpoints_.erase(tp);
   truncations_.erase(tp);
+  unstable_.erase(tp);
   (void)WriteCheckpoint();
 }
 
@@ -91,6 +92,13 @@ CleanableRange LogCleaner::Cleanable(const TopicPartition& tp, const LogImpl& lo
         it->second->MaxTimestamp() > now - opts.min_compaction_lag_ms) {
       r.end = it->first;
       break;
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto u = unstable_.find(tp);
+    if (u != unstable_.end() && u->second.seen_end == segments->rbegin()->first) {
+      r.end = std::min(r.end, u->second.stable_end);
     }
   }
   const Segment* first_dirty_segment = nullptr;
@@ -152,12 +160,18 @@ absl::StatusOr<CleanStats> LogCleaner::CleanRange(const TopicPartition& tp, LogI
   o.io_chunk_bytes = options_.io_chunk_bytes;
   o.abort = &abort_;
   o.before_swap = options_.before_swap;
+  const int64_t active_base = log.SegmentsSnapshot()->rbegin()->first;
   absl::StatusOr<CleanStats> stats = RunCleanPass(log, *map_, o);
   map_->Clear();  // the pages go back until the next pass
   if (!stats.ok()) return stats.status();
   absl::MutexLock lock(&mu_);
   checkpoints_[tp] = stats->next_dirty;
   truncations_[tp] = range.truncations;
+  if (stats->first_unstable_offset >= 0) {
+    unstable_[tp] = {active_base, stats->next_dirty};
+  } else {
+    unstable_.erase(tp);
+  }
   RUNNEL_RETURN_IF_ERROR(WriteCheckpoint());
   return stats;
 }

@@ -129,6 +129,15 @@ class LogCleaner {
   // LogImpl::truncations() when each checkpoint was taken (this process
   // only; after a restart the file is trusted).
   std::map<TopicPartition, int64_t> truncations_ ABSL_GUARDED_BY(mu_);
+  // Logs whose last pass stopped at an undecided transaction: while the
+  // active segment is the one that pass saw (`seen_end`), nothing from
+  // `stable_end` on is cleanable, so the log is not picked again and again
+  // for nothing.
+  struct Unstable {
+    int64_t seen_end = 0;
+    int64_t stable_end = 0;
+  };
+  std::map<TopicPartition, Unstable> unstable_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

@@ -1,7 +1,6 @@
-// Compaction at the level of batches: the last batch of each producer,
-// transactional and control batches, rebuilt LogAppendTime batches, and a
-// pass aborted before its swap.
-#include <array>
+// Compaction at the level of batches: the last batch of each producer and
+// rebuilt LogAppendTime batches (transactional and control batches:
+// compaction_txn_test.cc).
 #include <catch2/catch.hpp>
 
 #include "compaction_util.h"
@@ -12,11 +11,9 @@ namespace runnel::storage {
 namespace {
 
 using protocol::CompressionType;
-using testing::BatchSpec;
 using testing::CheckFullyCompacted;
 using testing::Compacted;
 using testing::FakeClock;
-using testing::kRetention;
 using testing::kTp;
 using testing::Model;
 using testing::MustClean;
@@ -85,59 +82,6 @@ TEST_CASE("the last batch of each producer survives compaction, empty if need be
   CHECK(seen[2].offset == 10);
   CheckFullyCompacted(model, seen);
   CHECK(log->log_end_offset() == 18);
-}
-
-TEST_CASE("transactional batches are neither compacted nor used to compact", "[compaction]") {
-  TempDir dir;
-  FakeClock clock;
-  std::unique_ptr<LogImpl> log = OpenLog(dir.path(), Compacted(), &clock);
-  LogCleaner cleaner({.clock = &clock});
-  Model model;
-  const BatchSpec txn{
-      .producer_id = 9, .producer_epoch = 0, .base_sequence = 0, .transactional = true};
-  model.Append(*log, {{"k", "committed"}}, clock.NowMs());                           // 0
-  model.Append(*log, {{"k", "aborted"}, {"k", "aborted too"}}, clock.NowMs(), txn);  // 1-2
-  const std::array<uint8_t, 4> key =
-      protocol::EncodeControlRecordKey(protocol::ControlRecordType::kAbort);
-  const std::array<uint8_t, 6> value = protocol::EncodeEndTxnMarkerValue(5);
-  BatchSpec marker = txn;
-  marker.base_sequence = -1;
-  marker.control = true;
-  model.Append(*log,
-               {{std::string(key.begin(), key.end()), std::string(value.begin(), value.end())}},
-               clock.NowMs(), marker);                          // 3
-  model.Append(*log, {{"j", "1"}, {"j", "2"}}, clock.NowMs());  // 4-5
-  REQUIRE(log->Roll().ok());
-  MustClean(cleaner, *log);
-
-  std::vector<protocol::RecordBatchHeader> batches;
-  std::vector<testing::Rec> seen = ReadRecords(*log, &batches);
-  // A read_committed consumer skips the aborted pair and must still find
-  // "committed": the aborted records did not supersede it.
-  REQUIRE(seen.size() == 5);
-  CHECK(seen[0].value == "committed");
-  CHECK(seen[1].offset == 1);
-  CHECK(seen[2].offset == 2);
-  CHECK(seen[3].offset == 3);  // the abort marker
-  CHECK(seen[4].value == "2");
-  REQUIRE(batches.size() == 4);
-  CHECK(batches[1].is_transactional());
-  CHECK(batches[1].record_count == 2);
-  CHECK(batches[2].is_control());
-
-  // A tombstone of "k" supersedes "committed" but, with transactional "k"
-  // records left behind it, must outlive delete.retention.ms.
-  model.Append(*log, {{"k", std::nullopt}}, clock.NowMs());  // 6
-  REQUIRE(log->Roll().ok());
-  clock.Advance(kRetention + 1);
-  CleanStats stats = MustClean(cleaner, *log);
-  CHECK(stats.tombstones_dropped == 0);
-  seen = ReadRecords(*log);
-  REQUIRE(seen.size() == 5);
-  CHECK(seen[0].offset == 1);
-  CHECK(seen[3].value == "2");
-  CHECK(seen[4].offset == 6);
-  CHECK_FALSE(seen[4].value.has_value());
 }
 
 TEST_CASE("rebuilt LogAppendTime batches keep their timestamp type and time", "[compaction]") {
