@@ -104,18 +104,27 @@ class BrokerImpl : public Broker {
     so.io_threads = options.io_threads;
     so.max_frame_size = config.socket_request_max_bytes;
     so.idle_timeout = config.idle_timeout;
+    // The advertised address is settled before the first request is served:
+    // a client that connects at once must not be told the default port.
+    so.on_listening = [this, set = config.advertised_set, host = so.host](uint16_t port) {
+      if (set) return;
+      // Clients cannot connect to a wildcard address: advertise loopback.
+      ctx_.config.advertised_host = (host == "0.0.0.0" || host == "::") ? "127.0.0.1" : host;
+      ctx_.config.advertised_port = port;
+    };
     absl::StatusOr<std::unique_ptr<net::Server>> server = net::Server::Start(so, observability_->handler());
     if (!server.ok()) return server.status();
     server_ = *std::move(server);
-    if (!config.advertised_set) {
-      // Clients cannot connect to a wildcard address: advertise loopback.
-      ctx_.config.advertised_host =
-          (so.host == "0.0.0.0" || so.host == "::") ? "127.0.0.1" : so.host;
-      ctx_.config.advertised_port = server_->port();
-    }
     coordinator_->SetEndpoint(ctx_.config.node_id, ctx_.config.advertised_host,
                               ctx_.config.advertised_port);
-    observability_->SetSources({.net = &server_->stats(), .topics = topics_.get()});
+    // Stop resets the coordinator only after it stopped the endpoint.
+    observability_->SetSources({.net = &server_->stats(),
+                                .topics = topics_.get(),
+                                .groups = [this] {
+                                  return coordinator_ != nullptr
+                                             ? coordinator_->CountByState()
+                                             : std::map<std::string, int64_t>();
+                                }});
     if (absl::Status s = observability_->StartEndpoint(options.metrics_listen); !s.ok()) return s;
     RUNNEL_LOG(kInfo, "broker started",
                {{"bootstrap", bootstrap_address()},

@@ -98,6 +98,7 @@ class ServerImpl : public Server, public ConnectionRegistry {
   }
 
   uint16_t port() const override { return port_; }
+  const ServerOptions& options() const { return options_; }
   const ServerStats& stats() const override { return stats_; }
 
   void Stop(absl::Duration timeout) override {
@@ -176,6 +177,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
                                                       RequestHandler* handler) {
   auto server = std::make_unique<ServerImpl>(std::move(options), handler);
   if (absl::Status s = server->Listen(); !s.ok()) return s;
+  if (server->options().on_listening) server->options().on_listening(server->port());
   server->Run();
   return server;
 }

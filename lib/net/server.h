@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -42,6 +43,12 @@ struct ServerOptions {
   // connections.max.idle.ms: a connection with no request for this long
   // is closed (Kafka's default, 10 minutes).
   absl::Duration idle_timeout = absl::Minutes(10);
+  // Called once with the bound port after the socket listens and before
+  // any request is served. The kernel completes handshakes as soon as the
+  // socket listens, so a client can connect and send Metadata before Start
+  // returns: whatever the first answers depend on (the advertised address
+  // for port 0) must be settled here, not after Start.
+  std::function<void(uint16_t port)> on_listening;
 };
 
 // Counters the server keeps for metrics. Relaxed atomics: read them from
