@@ -17,7 +17,9 @@
 #include "common/logging.h"
 #include "raw_client.h"
 #include "runnel/broker.h"
+#include "runnel/protocol/messages/join_group.h"
 #include "runnel/protocol/messages/metadata.h"
+#include "runnel/protocol/messages/offset_commit.h"
 #include "runnel/protocol/messages/produce.h"
 
 namespace runnel::broker::testing {
@@ -213,6 +215,49 @@ TEST_CASE("metrics count requests, bytes and partitions; GET /metrics serves the
   CHECK(HttpRequest(address, "GET /metrics HTTP/1.1\r\n\r\n").empty());
   std::error_code ec;
   std::filesystem::remove_all(tmpl, ec);
+}
+
+TEST_CASE("runnel_groups counts the coordinator's groups by state", "[broker][metrics]") {
+  BrokerFixture f(std::map<std::string, std::string>{{"group.initial.rebalance.delay.ms", "0"}});
+  std::string before = f.broker().MetricsText();
+  INFO(before);
+  // Registered, but no group yet: the header and no sample.
+  CHECK(before.find("# TYPE runnel_groups gauge") != std::string::npos);
+  CHECK(before.find("runnel_groups{") == std::string::npos);
+
+  RawClient c(f.port());
+  // A commit without a generation (a simple consumer) creates an Empty group.
+  for (const std::string group : {"simple-a", "simple-b"}) {
+    protocol::OffsetCommitRequest commit;
+    commit.group_id = group;
+    commit.generation_id_or_member_epoch = -1;
+    protocol::OffsetCommitRequest::OffsetCommitRequestTopic ct;
+    ct.name = "orders";
+    ct.partitions.push_back({0, 7, -1, "", {}});
+    commit.topics.push_back(ct);
+    c.Send(commit, 8, 1);
+    auto committed = c.Receive<protocol::OffsetCommitResponse>(8, 1);
+    REQUIRE(committed.topics.size() == 1);
+    REQUIRE(committed.topics[0].partitions[0].error_code == 0);
+  }
+  // A joined member that has not synced leaves its group CompletingRebalance.
+  protocol::JoinGroupRequest join;
+  join.group_id = "joining";
+  join.session_timeout_ms = 10000;
+  join.rebalance_timeout_ms = 10000;
+  join.protocol_type = "consumer";
+  join.protocols.push_back({"range", {0, 1}, {}});
+  c.Send(join, 5, 2);
+  auto first = c.Receive<protocol::JoinGroupResponse>(5, 2);
+  join.member_id = first.member_id;
+  c.Send(join, 5, 3);
+  REQUIRE(c.Receive<protocol::JoinGroupResponse>(5, 3).error_code == 0);
+
+  std::string text = f.broker().MetricsText();
+  INFO(text);
+  CHECK(Sample(text, "runnel_groups{state=\"Empty\"}") == 2);
+  CHECK(Sample(text, "runnel_groups{state=\"CompletingRebalance\"}") == 1);
+  CHECK(Sample(text, "runnel_groups{state=\"Stable\"}") == -1);
 }
 
 }  // namespace

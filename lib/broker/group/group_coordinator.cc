@@ -296,6 +296,20 @@ void GroupCoordinator::ListGroups(const ClientInfo& client,
   done(std::move(resp));
 }
 
+std::map<std::string, int64_t> GroupCoordinator::CountByState() const {
+  std::vector<std::shared_ptr<Group>> groups;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, g] : groups_) groups.push_back(g);
+  }
+  std::map<std::string, int64_t> out;
+  for (const auto& g : groups) {
+    const GroupState state = g->state();
+    if (state != GroupState::kDead) ++out[std::string(GroupStateName(state))];
+  }
+  return out;
+}
+
 void GroupCoordinator::DescribeGroups(const ClientInfo& client,
                                       const protocol::DescribeGroupsRequest& request,
                                       Done<protocol::DescribeGroupsResponse> done) {

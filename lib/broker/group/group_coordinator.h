@@ -117,6 +117,10 @@ class GroupCoordinator {
 
   int32_t PartitionFor(const std::string& group_id) const { return topic_.PartitionFor(group_id); }
 
+  // Groups by state name ("Stable", "Empty", ...; Dead ones left out), for
+  // the runnel_groups gauge. Any thread.
+  std::map<std::string, int64_t> CountByState() const;
+
  private:
   GroupCoordinator(storage::LogManager* logs, TimerService* timers,
                    const GroupCoordinatorOptions& options);
