@@ -20,6 +20,17 @@ namespace {
 
 using protocol::ErrorCode;
 
+// Kafka's AdminUtils.ADMIN_CLIENT_ID: the one client id whose produce may
+// append to an internal topic (ReplicaManager's internalTopicsAllowed).
+constexpr char kAdminClientId[] = "__admin_client";
+
+// Kafka's Topic.isInternal: the topics the broker itself writes. Their
+// records (group metadata, offsets) are the coordinator's state, so a
+// client's produce would corrupt it.
+bool IsInternalTopic(const std::string& topic) {
+  return topic == "__consumer_offsets" || topic == "__transaction_state";
+}
+
 protocol::ProduceResponse::PartitionProduceResponse AppendTo(
     BrokerContext* ctx, const std::string& topic,
     protocol::ProduceRequest::PartitionProduceData& data) {
@@ -63,10 +74,16 @@ void HandleProduce(BrokerContext* ctx, const Request& request, Respond respond) 
     protocol::ProduceResponse::TopicProduceResponse tr;
     tr.name = topic.name;
     TopicError denied = CheckTopicPolicy(*ctx, request, TopicOperation::kProduce, topic.name);
+    if (denied.ok() && IsInternalTopic(topic.name) &&
+        request.header.client_id.value_or("") != kAdminClientId) {
+      denied = {ErrorCode::kInvalidTopicException,
+                absl::StrCat("Cannot append to internal topic ", topic.name)};
+    }
     for (auto& data : topic.partition_data) {
       if (bad_acks || !denied.ok()) {
         protocol::ProduceResponse::PartitionProduceResponse out;
         out.index = data.index;
+        out.base_offset = -1;  // Kafka's PartitionResponse(error)
         out.error_code = static_cast<int16_t>(bad_acks ? ErrorCode::kInvalidRequiredAcks
                                                        : denied.code);
         if (!bad_acks) out.error_message = denied.message;

@@ -17,6 +17,7 @@
 #include "runnel/protocol/messages/metadata.h"
 #include "runnel/protocol/messages/offset_commit.h"
 #include "runnel/protocol/messages/offset_fetch.h"
+#include "runnel/protocol/messages/produce.h"
 #include "runnel/protocol/messages/sync_group.h"
 
 namespace runnel::broker::testing {
@@ -169,6 +170,39 @@ TEST_CASE("broker: join, sync and commit over a socket; offsets survive a restar
   CHECK(offsets.topics[0].partitions[0].error_code == 0);
   CHECK(offsets.topics[0].partitions[0].committed_offset == 42);
   CHECK(offsets.topics[0].partitions[0].metadata == "meta");
+}
+
+TEST_CASE("broker: clients cannot produce to __consumer_offsets", "[broker][group]") {
+  BrokerFixture f(Properties{{"offsets.topic.num.partitions", "2"}});
+  RawClient c(f.port());
+  protocol::ProduceRequest req;
+  req.acks = -1;
+  req.timeout_ms = 1000;
+  protocol::ProduceRequest::TopicProduceData td;
+  td.name = "__consumer_offsets";
+  td.partition_data.push_back({0, MakeBatch({"forged"}), {}});
+  req.topic_data.push_back(td);
+  c.Send(req, 9, 1);
+  auto resp = c.Receive<protocol::ProduceResponse>(9, 1);
+  REQUIRE(resp.responses.size() == 1);
+  REQUIRE(resp.responses[0].partition_responses.size() == 1);
+  const auto& pr = resp.responses[0].partition_responses[0];
+  CHECK(pr.error_code == Code(ErrorCode::kInvalidTopicException));
+  CHECK(pr.error_message == "Cannot append to internal topic __consumer_offsets");
+  CHECK(pr.base_offset == -1);
+
+  // Nothing was written: the partition is still empty.
+  protocol::FetchRequest fetch;
+  fetch.max_wait_ms = 0;
+  protocol::FetchRequest::FetchTopic ft;
+  ft.topic = "__consumer_offsets";
+  ft.partitions.push_back({0, -1, 0, -1, -1, 1 << 20, {}});
+  fetch.topics.push_back(ft);
+  c.Send(fetch, 12, 2);
+  auto fetched = c.Receive<protocol::FetchResponse>(12, 2);
+  REQUIRE(fetched.responses.size() == 1);
+  CHECK(fetched.responses[0].partitions[0].error_code == 0);
+  CHECK(fetched.responses[0].partitions[0].high_watermark == 0);
 }
 
 }  // namespace
