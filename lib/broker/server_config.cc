@@ -115,6 +115,11 @@ absl::Status ApplyServerProperties(const std::map<std::string, std::string>& pro
       c->offsets_topic_num_partitions = static_cast<int32_t>(v);
     } else if (key == "offsets.retention.minutes") {
       s = ParseInt(key, value, 1, INT32_MAX, &c->offsets_retention_minutes);
+    } else if (key == "producer.id.expiration.ms") {
+      // Kafka's type is INT, at least 1.
+      s = ParseInt(key, value, 1, INT32_MAX, &c->broker.producer_id_expiration_ms);
+    } else if (key == "transactional.id.expiration.ms") {
+      s = ParseInt(key, value, 1, INT32_MAX, &c->transactional_id_expiration_ms);
     } else if (auto it = LogKeys().find(key); it != LogKeys().end()) {
       // Checked alone first so that the error names the broker-level key.
       absl::StatusOr<storage::LogOptions> one =

@@ -29,6 +29,10 @@ struct ServerConfig {
   // broker creates it. Groups hash to a partition by the count, so as in
   // Kafka an existing topic keeps the count it was created with.
   int32_t offsets_topic_num_partitions = 50;
+  // transactional.id.expiration.ms (Kafka: 7 days). Checked, so that a
+  // Kafka server.properties setting it loads, but unused: there is no
+  // transaction coordinator yet. producer.id.expiration.ms is in `broker`.
+  int64_t transactional_id_expiration_ms = 7 * 24 * 60 * 60 * 1000LL;
   bool advertised_set = false;
 };
 

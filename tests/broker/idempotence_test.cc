@@ -26,15 +26,16 @@ using PartitionResponse = protocol::ProduceResponse::PartitionProduceResponse;
 int16_t Code(ErrorCode c) { return static_cast<int16_t>(c); }
 
 // One batch of `values` from producer `pid` at `epoch`, first sequence
-// `seq`, stamped now (producer state expires by batch timestamps).
+// `seq`, stamped `age_ms` before now (producer state expires by batch
+// timestamps).
 std::vector<uint8_t> IdempotentBatch(const std::vector<std::string>& values, int64_t pid,
-                                     int16_t epoch, int32_t seq) {
+                                     int16_t epoch, int32_t seq, int64_t age_ms = 0) {
   protocol::RecordBatchBuilderOptions o;
   o.producer_id = pid;
   o.producer_epoch = epoch;
   o.base_sequence = seq;
   protocol::RecordBatchBuilder builder(o);
-  const int64_t now = absl::ToUnixMillis(absl::Now());
+  const int64_t now = absl::ToUnixMillis(absl::Now()) - age_ms;
   for (const auto& v : values) REQUIRE(builder.Append(now, nullptr, v).ok());
   auto bytes = builder.Finish();
   REQUIRE(bytes.ok());
@@ -350,6 +351,60 @@ TEST_CASE("the same batches sent on two connections at once are written once eac
     CHECK(values[i] == "v" + std::to_string(i));
     CHECK(offsets[i] == i);
   }
+}
+
+TEST_CASE("producer.id.expiration.ms from the server properties decides which producers a "
+          "restart remembers",
+          "[broker][idempotence]") {
+  const std::map<std::string, std::string> props = {{"producer.id.expiration.ms", "60000"}};
+  BrokerFixture broker(props);
+  {
+    RawClient c(broker.port());
+    CreateTopic(c, "stale");
+    CreateTopic(c, "fresh");
+    // Ten minutes old: past this broker's one minute, well inside Kafka's
+    // default day.
+    REQUIRE(Produce(c, "stale", IdempotentBatch({"a"}, 7001, 0, 0, 10 * 60 * 1000)).error_code ==
+            0);
+    REQUIRE(Produce(c, "fresh", IdempotentBatch({"a"}, 7002, 0, 0)).error_code == 0);
+  }
+  REQUIRE(broker.broker().Stop(absl::Seconds(5)).ok());
+  broker.Start(props);
+  RawClient c(broker.port());
+  // The fresh producer is rebuilt from the log: a gap is still refused.
+  CHECK(Produce(c, "fresh", IdempotentBatch({"b"}, 7002, 0, 5)).error_code ==
+        Code(ErrorCode::kOutOfOrderSequenceNumber));
+  // The stale one expired: unknown again, so any sequence starts it afresh.
+  CHECK(Produce(c, "stale", IdempotentBatch({"b"}, 7001, 0, 5)).error_code == 0);
+  CHECK(FetchAll(c, "stale") == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("producer.id.expiration.ms and transactional.id.expiration.ms are checked",
+          "[broker][idempotence]") {
+  char tmpl[] = "/tmp/runnel-broker-test-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  for (const char* key : {"producer.id.expiration.ms", "transactional.id.expiration.ms"}) {
+    for (const char* value : {"0", "soon", "4294967296"}) {
+      BrokerOptions options;
+      options.port = 0;
+      options.data_dir = tmpl;
+      options.properties[key] = value;
+      auto b = Broker::Start(options);
+      INFO(key << "=" << value);
+      REQUIRE(!b.ok());
+      CHECK(b.status().message().find(key) != std::string::npos);
+    }
+    BrokerOptions options;
+    options.port = 0;
+    options.data_dir = tmpl;
+    options.properties[key] = "3600000";
+    auto b = Broker::Start(options);
+    INFO(b.status().ToString());
+    REQUIRE(b.ok());
+    REQUIRE((*b)->Stop(absl::Seconds(5)).ok());
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(tmpl, ec);
 }
 
 }  // namespace
