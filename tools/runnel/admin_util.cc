@@ -1,36 +1,55 @@
-// Helpers shared by the runnel tool's admin commands (topics, groups).
+// Helpers shared by the runnel tool's client commands (topics, groups,
+// consume).
 #include "tools/runnel/admin_util.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "tools/runnel/command.h"
 
 namespace runnel::tools {
 
-std::vector<std::string> ExpandAdminShortFlags(std::span<const std::string> args) {
-  static const std::pair<const char*, const char*> kShort[] = {
+std::vector<std::string> ExpandAdminShortFlags(std::span<const std::string> args,
+                                               std::span<const ShortFlag> extra) {
+  static constexpr ShortFlag kShort[] = {
       {"-b", "--bootstrap"}, {"-t", "--topic"}, {"-g", "--group"}};
   std::vector<std::string> out;
   for (const auto& a : args) {
     std::string mapped = a;
-    for (const auto& [s, l] : kShort) {
-      if (a == s) mapped = l;
+    for (const ShortFlag& f : kShort) {
+      if (a == f.short_name) mapped = f.long_name;
+    }
+    for (const ShortFlag& f : extra) {
+      if (a == f.short_name) mapped = f.long_name;
     }
     out.push_back(mapped);
   }
   return out;
 }
 
+std::optional<int> ParseCommandFlags(FlagSet& flags, std::span<const std::string> raw,
+                                     std::span<const ShortFlag> extra) {
+  std::vector<std::string> args = ExpandAdminShortFlags(raw, extra);
+  if (absl::Status s = flags.Parse(args); !s.ok()) return ReportParseResult(flags, s);
+  return std::nullopt;
+}
+
+int ReportFailure(const FlagSet& flags, const absl::Status& s) {
+  std::fprintf(stderr, "%s: %s\n", flags.command().c_str(), s.ToString().c_str());
+  return kExitFailure;
+}
+
 void AddBootstrapFlag(FlagSet& flags) {
   flags.AddString("bootstrap", "HOST:PORT[,...]", "bootstrap servers (-b)", /*required=*/true);
 }
 
-std::unique_ptr<Admin> MakeAdmin(const FlagSet& flags) {
+std::unique_ptr<Admin> MakeAdmin(const FlagSet& flags, absl::Duration request_timeout) {
   AdminOptions o;
   o.client.bootstrap_servers = flags.GetString("bootstrap");
   o.client.client_id = "runnel-cli";
-  o.client.request_timeout = absl::Seconds(15);
-  o.operation_timeout = absl::Seconds(10);
+  o.client.request_timeout = request_timeout;
+  o.operation_timeout = std::min(absl::Seconds(10), request_timeout);
   o.retries = 2;
   absl::StatusOr<std::unique_ptr<Admin>> admin = Admin::Create(o);
   if (!admin.ok()) {

@@ -4,6 +4,7 @@
 // --reset-to moves the committed offsets of a group with no live members.
 // Exits 1 when any group's (or partition's) operation failed.
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,26 +17,15 @@
 namespace runnel::tools {
 namespace {
 
-int Parse(FlagSet& flags, std::span<const std::string> raw) {
-  std::vector<std::string> args = ExpandAdminShortFlags(raw);
-  if (absl::Status s = flags.Parse(args); !s.ok()) return ReportParseResult(flags, s);
-  return -1;
-}
-
-int Fail(const FlagSet& flags, const absl::Status& s) {
-  std::fprintf(stderr, "%s: %s\n", flags.command().c_str(), s.ToString().c_str());
-  return kExitFailure;
-}
-
 int RunList(std::span<const std::string> raw) {
   FlagSet flags("runnel groups list", "Prints every group: id, state, protocol type.");
   AddBootstrapFlag(flags);
   flags.AddString("state", "STATE[,STATE...]", "only groups in these states (e.g. Stable,Empty)");
-  if (int rc = Parse(flags, raw); rc >= 0) return rc;
+  if (std::optional<int> rc = ParseCommandFlags(flags, raw)) return *rc;
   auto admin = MakeAdmin(flags);
   if (admin == nullptr) return kExitFailure;
   auto groups = admin->ListGroups(SplitList(flags.GetString("state")));
-  if (!groups.ok()) return Fail(flags, groups.status());
+  if (!groups.ok()) return ReportFailure(flags, groups.status());
   for (const GroupListing& g : *groups) {
     std::printf("%s\t%s\t%s\n", g.group_id.c_str(), g.state.c_str(), g.protocol_type.c_str());
   }
@@ -47,11 +37,11 @@ int RunDescribe(std::span<const std::string> raw) {
                 "Prints each group's state, assignor and members with their partitions.");
   AddBootstrapFlag(flags);
   flags.AddString("group", "GROUP[,GROUP...]", "the groups (-g)", /*required=*/true);
-  if (int rc = Parse(flags, raw); rc >= 0) return rc;
+  if (std::optional<int> rc = ParseCommandFlags(flags, raw)) return *rc;
   auto admin = MakeAdmin(flags);
   if (admin == nullptr) return kExitFailure;
   auto groups = admin->DescribeGroups(SplitList(flags.GetString("group")));
-  if (!groups.ok()) return Fail(flags, groups.status());
+  if (!groups.ok()) return ReportFailure(flags, groups.status());
   bool ok = true;
   for (const GroupDescription& g : *groups) {
     if (!ReportItem(flags.command(), g.status)) {
@@ -78,11 +68,11 @@ int RunDelete(std::span<const std::string> raw) {
                 "Deletes groups with no members, and their committed offsets.");
   AddBootstrapFlag(flags);
   flags.AddString("group", "GROUP[,GROUP...]", "the groups (-g)", /*required=*/true);
-  if (int rc = Parse(flags, raw); rc >= 0) return rc;
+  if (std::optional<int> rc = ParseCommandFlags(flags, raw)) return *rc;
   auto admin = MakeAdmin(flags);
   if (admin == nullptr) return kExitFailure;
   auto results = admin->DeleteGroups(SplitList(flags.GetString("group")));
-  if (!results.ok()) return Fail(flags, results.status());
+  if (!results.ok()) return ReportFailure(flags, results.status());
   bool ok = true;
   for (const GroupResult& r : *results) {
     if (ReportItem(flags.command(), r.status)) {
@@ -103,7 +93,7 @@ int RunOffsets(std::span<const std::string> raw) {
   flags.AddString("group", "GROUP", "the group (-g)", /*required=*/true);
   flags.AddString("topic", "TOPIC", "the topic for --reset-to (-t)");
   flags.AddString("reset-to", "earliest|latest|OFFSET", "commit these offsets");
-  if (int rc = Parse(flags, raw); rc >= 0) return rc;
+  if (std::optional<int> rc = ParseCommandFlags(flags, raw)) return *rc;
   const std::string group = flags.GetString("group");
   auto admin = MakeAdmin(flags);
   if (admin == nullptr) return kExitFailure;
@@ -120,7 +110,7 @@ int RunOffsets(std::span<const std::string> raw) {
           flags, absl::InvalidArgumentError("--reset-to is earliest, latest or an offset"));
     }
     auto described = admin->DescribeTopics({topic});
-    if (!described.ok()) return Fail(flags, described.status());
+    if (!described.ok()) return ReportFailure(flags, described.status());
     if (!ReportItem(flags.command(), (*described)[0].status)) return kExitFailure;
     std::map<TopicPartition, OffsetSpec> specs;
     for (const PartitionInfo& p : (*described)[0].partitions) {
@@ -130,7 +120,7 @@ int RunOffsets(std::span<const std::string> raw) {
     TopicPartitionOffsets offsets;
     if (to == "earliest" || to == "latest") {
       auto listed = admin->ListOffsets(specs);
-      if (!listed.ok()) return Fail(flags, listed.status());
+      if (!listed.ok()) return ReportFailure(flags, listed.status());
       for (const auto& [tp, r] : *listed) {
         if (!ReportItem(flags.command(), r.status)) return kExitFailure;
         offsets[tp].offset = r.offset;
@@ -139,18 +129,18 @@ int RunOffsets(std::span<const std::string> raw) {
       for (const auto& [tp, spec] : specs) offsets[tp].offset = offset;
     }
     auto altered = admin->AlterConsumerGroupOffsets(group, offsets);
-    if (!altered.ok()) return Fail(flags, altered.status());
+    if (!altered.ok()) return ReportFailure(flags, altered.status());
     for (const auto& [tp, s] : *altered) ok &= ReportItem(flags.command(), s);
     if (!ok) return kExitFailure;
   }
   auto committed = admin->ListConsumerGroupOffsets(group);
-  if (!committed.ok()) return Fail(flags, committed.status());
+  if (!committed.ok()) return ReportFailure(flags, committed.status());
   std::map<TopicPartition, OffsetSpec> ends;
   for (const auto& [tp, c] : *committed) ends[tp] = OffsetSpec::Latest();
   std::map<TopicPartition, ListOffsetsResult> end_offsets;
   if (!ends.empty()) {
     auto listed = admin->ListOffsets(ends);
-    if (!listed.ok()) return Fail(flags, listed.status());
+    if (!listed.ok()) return ReportFailure(flags, listed.status());
     end_offsets = std::move(*listed);
   }
   std::printf("TOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\n");

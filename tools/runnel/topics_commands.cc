@@ -2,6 +2,7 @@
 // runnel::Admin, like kafka-topics.sh and kafka-configs.sh for topics.
 // Exits 1 when any topic's operation failed (each failure on stderr).
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,26 +14,15 @@
 namespace runnel::tools {
 namespace {
 
-int Parse(FlagSet& flags, std::span<const std::string> raw) {
-  std::vector<std::string> args = ExpandAdminShortFlags(raw);
-  if (absl::Status s = flags.Parse(args); !s.ok()) return ReportParseResult(flags, s);
-  return -1;
-}
-
-int Fail(const FlagSet& flags, const absl::Status& s) {
-  std::fprintf(stderr, "%s: %s\n", flags.command().c_str(), s.ToString().c_str());
-  return kExitFailure;
-}
-
 int RunList(std::span<const std::string> raw) {
   FlagSet flags("runnel topics list", "Prints every topic's name, one a line.");
   AddBootstrapFlag(flags);
   flags.AddBool("internal", "include internal topics (__consumer_offsets)");
-  if (int rc = Parse(flags, raw); rc >= 0) return rc;
+  if (std::optional<int> rc = ParseCommandFlags(flags, raw)) return *rc;
   auto admin = MakeAdmin(flags);
   if (admin == nullptr) return kExitFailure;
   auto topics = admin->ListTopics(flags.GetBool("internal"));
-  if (!topics.ok()) return Fail(flags, topics.status());
+  if (!topics.ok()) return ReportFailure(flags, topics.status());
   for (const TopicListing& t : *topics) std::printf("%s\n", t.name.c_str());
   return kExitOk;
 }
@@ -45,7 +35,7 @@ int RunCreate(std::span<const std::string> raw) {
   flags.AddInt("replication-factor", "N", "replicas (default: the broker's)", false, -1);
   flags.AddString("config", "KEY=VALUE[;KEY=VALUE...]", "topic configs");
   flags.AddBool("validate-only", "check the request; create nothing");
-  if (int rc = Parse(flags, raw); rc >= 0) return rc;
+  if (std::optional<int> rc = ParseCommandFlags(flags, raw)) return *rc;
   auto configs = ParseKeyValues("config", flags.GetString("config"));
   if (!configs.ok()) return ReportParseResult(flags, configs.status());
   std::vector<NewTopic> topics;
@@ -59,7 +49,7 @@ int RunCreate(std::span<const std::string> raw) {
   auto admin = MakeAdmin(flags);
   if (admin == nullptr) return kExitFailure;
   auto results = admin->CreateTopics(topics, flags.GetBool("validate-only"));
-  if (!results.ok()) return Fail(flags, results.status());
+  if (!results.ok()) return ReportFailure(flags, results.status());
   bool ok = true;
   for (const TopicResult& r : *results) {
     if (ReportItem(flags.command(), r.status)) {
@@ -76,11 +66,11 @@ int RunDelete(std::span<const std::string> raw) {
   FlagSet flags("runnel topics delete", "Deletes topics (--topic a,b) and their records.");
   AddBootstrapFlag(flags);
   flags.AddString("topic", "TOPIC[,TOPIC...]", "the topics (-t)", /*required=*/true);
-  if (int rc = Parse(flags, raw); rc >= 0) return rc;
+  if (std::optional<int> rc = ParseCommandFlags(flags, raw)) return *rc;
   auto admin = MakeAdmin(flags);
   if (admin == nullptr) return kExitFailure;
   auto results = admin->DeleteTopics(SplitList(flags.GetString("topic")));
-  if (!results.ok()) return Fail(flags, results.status());
+  if (!results.ok()) return ReportFailure(flags, results.status());
   bool ok = true;
   for (const TopicResult& r : *results) {
     if (ReportItem(flags.command(), r.status)) {
@@ -105,16 +95,16 @@ int RunDescribe(std::span<const std::string> raw) {
   AddBootstrapFlag(flags);
   flags.AddString("topic", "TOPIC[,TOPIC...]", "the topics (-t)", /*required=*/true);
   flags.AddBool("all-configs", "also print configs left at their defaults");
-  if (int rc = Parse(flags, raw); rc >= 0) return rc;
+  if (std::optional<int> rc = ParseCommandFlags(flags, raw)) return *rc;
   auto admin = MakeAdmin(flags);
   if (admin == nullptr) return kExitFailure;
   const std::vector<std::string> names = SplitList(flags.GetString("topic"));
   auto described = admin->DescribeTopics(names);
-  if (!described.ok()) return Fail(flags, described.status());
+  if (!described.ok()) return ReportFailure(flags, described.status());
   std::vector<ConfigResource> resources;
   for (const auto& n : names) resources.push_back({ConfigResourceType::kTopic, n});
   auto configs = admin->DescribeConfigs(resources);
-  if (!configs.ok()) return Fail(flags, configs.status());
+  if (!configs.ok()) return ReportFailure(flags, configs.status());
   bool ok = true;
   for (size_t i = 0; i < described->size(); ++i) {
     const TopicDescription& d = (*described)[i];
@@ -145,7 +135,7 @@ int RunAlter(std::span<const std::string> raw) {
   flags.AddString("set", "KEY=VALUE[;KEY=VALUE...]", "configs to set");
   flags.AddString("delete", "KEY[,KEY...]", "configs to return to their defaults");
   flags.AddBool("validate-only", "check the request; change nothing");
-  if (int rc = Parse(flags, raw); rc >= 0) return rc;
+  if (std::optional<int> rc = ParseCommandFlags(flags, raw)) return *rc;
   auto set = ParseKeyValues("set", flags.GetString("set"));
   if (!set.ok()) return ReportParseResult(flags, set.status());
   const std::string topic = flags.GetString("topic");
@@ -165,7 +155,7 @@ int RunAlter(std::span<const std::string> raw) {
   if (flags.Has("partitions")) {
     auto r =
         admin->CreatePartitions({{topic, static_cast<int32_t>(flags.GetInt("partitions"))}}, dry);
-    if (!r.ok()) return Fail(flags, r.status());
+    if (!r.ok()) return ReportFailure(flags, r.status());
     for (const TopicResult& t : *r) {
       if (ReportItem(flags.command(), t.status)) {
         std::printf("%s now has %lld partitions\n", t.name.c_str(),
@@ -178,7 +168,7 @@ int RunAlter(std::span<const std::string> raw) {
   if (!ops.empty()) {
     auto r = admin->IncrementalAlterConfigs(
         {{ConfigResource{ConfigResourceType::kTopic, topic}, ops}}, dry);
-    if (!r.ok()) return Fail(flags, r.status());
+    if (!r.ok()) return ReportFailure(flags, r.status());
     for (const ConfigResourceResult& c : *r) {
       if (ReportItem(flags.command(), c.status)) {
         std::printf("altered configs of %s\n", c.resource.name.c_str());
