@@ -29,6 +29,7 @@ TOP_LEVEL_HEADERS = {
     "consumer.h": "client",
     "admin.h": "client",
     "client_options.h": "client",
+    "client_log.h": "client",
     "broker.h": "broker",
 }
 

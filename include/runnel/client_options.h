@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "runnel/client_log.h"
 
 namespace runnel {
 
@@ -63,6 +64,15 @@ struct ClientOptions {
   // message.max.bytes / max.request.size are per client; this bounds what
   // a response frame may claim before it is read (hostile or corrupt sizes).
   int32_t max_response_bytes = 100 * 1024 * 1024;
+  // log_level (also librdkafka's syslog numbers; "debug" = any non-empty
+  // list of contexts turns on debug for all of them): lines below it are
+  // dropped. Warn by default: failures are heard of, routine connects and
+  // metadata refreshes are not.
+  ClientLogLevel log_level = ClientLogLevel::kWarn;
+  // Receives every line the client logs (runnel/client_log.h: which lines,
+  // on which thread). Unset: the lines go to Runnel's process-wide logfmt
+  // log on stderr with a client_id field.
+  ClientLogSink log_sink;
 
   // Sets one property by its Kafka name. Returns true when the key is a
   // client-wide one and the value was valid, false when the key is not one

@@ -1,7 +1,6 @@
 #include "client/broker_connection.h"
 
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -27,8 +26,8 @@ std::string Errno(const char* what) { return absl::StrCat(what, ": ", std::strer
 }  // namespace
 
 BrokerConnection::BrokerConnection(int32_t node_id, HostPort address,
-                                   const ClientOptions& options)
-    : node_id_(node_id), address_(std::move(address)), options_(options) {}
+                                   const ClientOptions& options, ConnectionHooks hooks)
+    : node_id_(node_id), address_(std::move(address)), options_(options), hooks_(std::move(hooks)) {}
 
 BrokerConnection::~BrokerConnection() {
   if (fd_ >= 0) ::close(fd_);
@@ -36,31 +35,45 @@ BrokerConnection::~BrokerConnection() {
 
 absl::Status BrokerConnection::StartConnect(absl::Time now) {
   if (state_ != State::kDisconnected) return absl::OkStatus();
-  // Blocking resolution on the I/O thread: brokers are named by addresses
-  // or by names the local resolver answers quickly; an asynchronous
-  // resolver is not worth its thread for that.
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  std::string port = std::to_string(address_.port);
-  int rc = ::getaddrinfo(address_.host.c_str(), port.c_str(), &hints, &res);
-  if (rc != 0) {
-    last_error_ = absl::UnavailableError(absl::StrCat("cannot resolve ", address_.ToString(),
-                                                      ": ", ::gai_strerror(rc)));
+  if (std::optional<ResolveResult> numeric = ResolveNumeric(address_)) {
+    return ConnectTo(*std::move(numeric), now);
+  }
+  if (!hooks_.resolve) return ConnectTo(ResolveBlocking(address_), now);
+  state_ = State::kResolving;
+  setup_deadline_ = now + options_.connection_setup_timeout;
+  ++resolve_attempt_;
+  RUNNEL_CLIENT_LOG(*hooks_.log, kDebug, "resolving broker address",
+                    {{"broker", std::to_string(node_id_)}, {"address", address_.ToString()}});
+  hooks_.resolve(node_id_, resolve_attempt_, address_);
+  return absl::OkStatus();
+}
+
+absl::Status BrokerConnection::OnResolved(uint64_t attempt, ResolveResult addresses,
+                                          absl::Time now) {
+  if (state_ != State::kResolving || attempt != resolve_attempt_) return absl::OkStatus();
+  state_ = State::kDisconnected;
+  setup_deadline_ = absl::InfiniteFuture();
+  return ConnectTo(std::move(addresses), now);
+}
+
+absl::Status BrokerConnection::ConnectTo(ResolveResult addresses, absl::Time now) {
+  if (!addresses.ok()) {
+    last_error_ = addresses.status();
     return last_error_;
   }
+  RUNNEL_CLIENT_LOG(*hooks_.log, kDebug, "connecting to broker",
+                    {{"broker", std::to_string(node_id_)}, {"address", address_.ToString()}});
   absl::Status status = absl::UnavailableError(absl::StrCat("no address for ", address_.ToString()));
-  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                      ai->ai_protocol);
+  for (const ResolvedAddress& a : *addresses) {
+    int fd = ::socket(a.family, a.socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a.protocol);
     if (fd < 0) {
       status = absl::UnavailableError(Errno("socket"));
       continue;
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&a.addr), a.addr_len) == 0 ||
+        errno == EINPROGRESS) {
       fd_ = fd;
       state_ = State::kConnecting;
       setup_deadline_ = now + options_.connection_setup_timeout;
@@ -71,7 +84,6 @@ absl::Status BrokerConnection::StartConnect(absl::Time now) {
         absl::StrCat("connect to ", address_.ToString(), ": ", std::strerror(errno)));
     ::close(fd);
   }
-  ::freeaddrinfo(res);
   if (!status.ok()) last_error_ = status;
   return status;
 }
@@ -79,6 +91,7 @@ absl::Status BrokerConnection::StartConnect(absl::Time now) {
 short BrokerConnection::WantedEvents() const {
   switch (state_) {
     case State::kDisconnected:
+    case State::kResolving:
       return 0;
     case State::kConnecting:
       return POLLOUT;
@@ -155,6 +168,11 @@ absl::Status BrokerConnection::OnApiVersions(absl::StatusOr<RawResponse> respons
   api_versions_correlation_ = -1;
   state_ = State::kReady;
   setup_deadline_ = absl::InfiniteFuture();
+  RUNNEL_CLIENT_LOG(*hooks_.log, kInfo, "connected to broker",
+                    {{"broker", std::to_string(node_id_)},
+                     {"address", address_.ToString()},
+                     {"api_versions", std::to_string(api_versions_version_)},
+                     {"apis", std::to_string(versions_.size())}});
   return absl::OkStatus();
 }
 
@@ -284,7 +302,7 @@ absl::Status BrokerConnection::CompleteFrame(ByteBuffer frame, absl::Time now,
 
 absl::Status BrokerConnection::HandleEvents(short revents, absl::Time now,
                                             Completions* completions) {
-  if (state_ == State::kDisconnected) return absl::OkStatus();
+  if (state_ == State::kDisconnected || state_ == State::kResolving) return absl::OkStatus();
   if (state_ == State::kConnecting) {
     if ((revents & (POLLOUT | POLLERR | POLLHUP)) == 0) return absl::OkStatus();
     RUNNEL_RETURN_IF_ERROR(FinishConnect(now));

@@ -1,12 +1,16 @@
 // BrokerConnection: one TCP connection from a client to one broker, driven
-// by ClientCore's I/O thread with poll(). It connects without blocking,
+// by ClientCore's I/O thread with poll(). It resolves the broker's name off
+// the I/O thread (client/resolver.h: a name lookup can take seconds),
+// connects without blocking,
 // negotiates API versions (ApiVersions v3, falling back to v0 for brokers
 // that answer UNSUPPORTED_VERSION), frames requests, pipelines them (any
 // number in flight) and matches each response to its request by
 // correlation id.
 //
-//   BrokerConnection conn(node_id, {"127.0.0.1", 9092}, options);
-//   RUNNEL_RETURN_IF_ERROR(conn.StartConnect(absl::Now()));
+//   BrokerConnection conn(node_id, {"broker1", 9092}, options, hooks);
+//   RUNNEL_RETURN_IF_ERROR(conn.StartConnect(absl::Now()));  // kResolving
+//   // hooks.resolve's result, back on the I/O thread:
+//   absl::Status s = conn.OnResolved(attempt, std::move(addresses), absl::Now());
 //   // loop: poll(conn.fd(), conn.WantedEvents()) then
 //   absl::Status s = conn.HandleEvents(revents, absl::Now(), &completions);
 //   // once conn.state() == kReady:
@@ -21,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -32,7 +37,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "client/client_logger.h"
 #include "client/properties.h"
+#include "client/resolver.h"
 #include "runnel/client_options.h"
 #include "runnel/common/byte_buffer.h"
 #include "runnel/protocol/wire.h"
@@ -62,9 +69,19 @@ struct Completion {
 };
 using Completions = std::vector<Completion>;
 
+// What a connection needs from its owner.
+struct ConnectionHooks {
+  // Where the connection logs (not null).
+  const ClientLogger* log = nullptr;
+  // Starts resolving `address` for attempt `attempt` of connection
+  // `node_id`; the owner hands the result to OnResolved on the I/O thread.
+  // Unset: names are resolved inline, blocking (standalone use and tests).
+  std::function<void(int32_t node_id, uint64_t attempt, const HostPort& address)> resolve;
+};
+
 class BrokerConnection {
  public:
-  enum class State { kDisconnected, kConnecting, kNegotiating, kReady };
+  enum class State { kDisconnected, kResolving, kConnecting, kNegotiating, kReady };
 
   struct InFlight {
     int16_t api_key = 0;
@@ -74,7 +91,8 @@ class BrokerConnection {
     RawCallback done;
   };
 
-  BrokerConnection(int32_t node_id, HostPort address, const ClientOptions& options);
+  BrokerConnection(int32_t node_id, HostPort address, const ClientOptions& options,
+                   ConnectionHooks hooks);
   ~BrokerConnection();
   BrokerConnection(const BrokerConnection&) = delete;
   BrokerConnection& operator=(const BrokerConnection&) = delete;
@@ -87,9 +105,14 @@ class BrokerConnection {
   // The last error that closed the connection (OK when it never failed).
   const absl::Status& last_error() const { return last_error_; }
 
-  // Resolves the address and begins a non-blocking connect. An error leaves
-  // the connection kDisconnected.
+  // Begins connecting: a numeric address connects at once (non-blocking);
+  // a name is handed to hooks.resolve and the connection waits in
+  // kResolving (no fd, counted against connection.setup.timeout) until
+  // OnResolved. An error leaves the connection kDisconnected.
   absl::Status StartConnect(absl::Time now);
+  // The resolver's answer for `attempt`. An answer for an attempt that was
+  // given up (closed, timed out) is ignored. Then as StartConnect.
+  absl::Status OnResolved(uint64_t attempt, ResolveResult addresses, absl::Time now);
   // poll() events to wait for (0 when disconnected).
   short WantedEvents() const;
   // Handles poll() results: finishes the connect, writes, reads and
@@ -122,6 +145,7 @@ class BrokerConnection {
   bool TimedOut(absl::Time now) const;
 
  private:
+  absl::Status ConnectTo(ResolveResult addresses, absl::Time now);
   absl::Status FinishConnect(absl::Time now);
   void SendApiVersions(int16_t version, absl::Time now);
   absl::Status OnApiVersions(absl::StatusOr<RawResponse> response, absl::Time now);
@@ -132,6 +156,10 @@ class BrokerConnection {
   const int32_t node_id_;
   const HostPort address_;
   const ClientOptions& options_;
+  const ConnectionHooks hooks_;
+  // Counts StartConnect calls that went to the resolver, so that a late
+  // answer for an abandoned attempt is recognised.
+  uint64_t resolve_attempt_ = 0;
   State state_ = State::kDisconnected;
   int fd_ = -1;
   absl::Time setup_deadline_ = absl::InfiniteFuture();

@@ -18,17 +18,67 @@ namespace runnel::client {
 // ---------------------------------------------------------------------------
 // Impl: hand-over from callers
 
-ClientCore::Impl::Impl(const ClientOptions& options, std::vector<HostPort> bootstrap)
+void ResolveMailbox::Deliver(Answer answer) {
+  absl::MutexLock lock(&mu);
+  if (closed) return;
+  answers.push_back(std::move(answer));
+  uint64_t one = 1;
+  (void)!::write(wake_fd, &one, sizeof one);
+}
+
+void ResolveMailbox::Close() {
+  absl::MutexLock lock(&mu);
+  closed = true;
+  answers.clear();
+}
+
+std::vector<ResolveMailbox::Answer> ResolveMailbox::Take() {
+  absl::MutexLock lock(&mu);
+  std::vector<Answer> out;
+  out.swap(answers);
+  return out;
+}
+
+ClientCore::Impl::Impl(const ClientOptions& options, std::vector<HostPort> bootstrap,
+                       std::shared_ptr<Resolver> resolver)
     : metadata_(std::make_shared<ClusterMetadata>()),
       options_(options),
       bootstrap_(std::move(bootstrap)),
+      log_(options),
+      resolver_(std::move(resolver)),
       io_metadata_(metadata_) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  absl::MutexLock lock(&mailbox_->mu);
+  mailbox_->wake_fd = wake_fd_;
 }
 
 ClientCore::Impl::~Impl() {
   Shutdown();
+  // Lookups still running deliver into a closed mailbox from now on, never
+  // into the eventfd closed below.
+  mailbox_->Close();
   if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+ConnectionHooks ClientCore::Impl::Hooks() {
+  ConnectionHooks hooks;
+  hooks.log = &log_;
+  hooks.resolve = [resolver = resolver_, mailbox = mailbox_](int32_t node_id, uint64_t attempt,
+                                                             const HostPort& address) {
+    resolver->Resolve(address, [mailbox, node_id, attempt](ResolveResult result) {
+      mailbox->Deliver({node_id, attempt, std::move(result)});
+    });
+  };
+  return hooks;
+}
+
+void ClientCore::Impl::HandleResolved(absl::Time now) {
+  for (ResolveMailbox::Answer& a : mailbox_->Take()) {
+    auto it = conns_.find(a.node_id);
+    if (it == conns_.end()) continue;
+    absl::Status s = it->second->OnResolved(a.attempt, std::move(a.result), now);
+    if (!s.ok()) CloseConnection(*it->second, s, now);
+  }
 }
 
 void ClientCore::Impl::Start() {
@@ -106,6 +156,7 @@ void ClientCore::Impl::Run() {
     for (auto& t : due) t.fn();
     if (stopping) break;
 
+    HandleResolved(now);
     MaybeRefreshMetadata(now);
     DispatchPending(now);
     ExpireRequests(now);
@@ -285,7 +336,9 @@ BrokerConnection* ClientCore::Impl::ConnectionFor(int32_t node_id, absl::Time no
       if (b == io_metadata_->brokers.end()) return nullptr;
       address = b->second;
     }
-    it = conns_.emplace(node_id, std::make_unique<BrokerConnection>(node_id, address, options_))
+    it = conns_
+             .emplace(node_id,
+                      std::make_unique<BrokerConnection>(node_id, address, options_, Hooks()))
              .first;
   }
   BrokerConnection& conn = *it->second;
@@ -307,7 +360,8 @@ BrokerConnection* ClientCore::Impl::PickAnyBroker(absl::Time now) {
   }
   if (best != nullptr) return best;
   for (auto& [id, conn] : conns_) {
-    if (conn->state() == BrokerConnection::State::kConnecting ||
+    if (conn->state() == BrokerConnection::State::kResolving ||
+        conn->state() == BrokerConnection::State::kConnecting ||
         conn->state() == BrokerConnection::State::kNegotiating) {
       return conn.get();
     }
@@ -333,6 +387,19 @@ void ClientCore::Impl::CloseConnection(BrokerConnection& conn, const absl::Statu
                                        absl::Time now) {
   conn.Close(status, &completions_);
   Reconnect& rc = reconnect_[conn.node_id()];
+  if (!absl::IsCancelled(status)) {
+    // A broker that stays down fails the same way at every reconnect: warn
+    // once per distinct error, then only at debug.
+    std::string error(status.message());
+    bool repeat = error == rc.last_logged_error;
+    if (log_.Enabled(repeat ? ClientLogLevel::kDebug : ClientLogLevel::kWarn)) {
+      log_.Log(repeat ? ClientLogLevel::kDebug : ClientLogLevel::kWarn, "broker connection failed",
+               {{"broker", std::to_string(conn.node_id())},
+                {"address", conn.address().ToString()},
+                {"error", error}});
+    }
+    rc.last_logged_error = std::move(error);
+  }
   rc.backoff = rc.backoff == absl::ZeroDuration()
                    ? options_.reconnect_backoff
                    : std::min(rc.backoff * 2, options_.reconnect_backoff_max);
@@ -367,7 +434,14 @@ void ClientCore::Impl::ExpireRequests(absl::Time now) {
     it = pending_.erase(it);
   }
   for (auto& [id, conn] : conns_) {
-    if (conn->state() != BrokerConnection::State::kDisconnected && conn->TimedOut(now)) {
+    if (conn->state() == BrokerConnection::State::kResolving && conn->TimedOut(now)) {
+      CloseConnection(*conn,
+                      absl::DeadlineExceededError(absl::StrCat(
+                          "resolving ", conn->address().ToString(), " took longer than ",
+                          "socket.connection.setup.timeout.ms (",
+                          absl::FormatDuration(options_.connection_setup_timeout), ")")),
+                      now);
+    } else if (conn->state() != BrokerConnection::State::kDisconnected && conn->TimedOut(now)) {
       CloseConnection(*conn,
                       absl::DeadlineExceededError(absl::StrCat(
                           "request to broker ", id, " (", conn->address().ToString(),

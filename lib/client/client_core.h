@@ -29,6 +29,11 @@
 //   read; a caller that sees NOT_LEADER_OR_FOLLOWER or
 //   UNKNOWN_TOPIC_OR_PARTITION calls RequestMetadataRefresh(). A lost
 //   connection refreshes the metadata by itself.
+// - Names: broker host names are resolved on the resolver's threads, never
+//   on the I/O thread (a lookup can take seconds and would stall every
+//   other connection); a connection waits in kResolving meanwhile.
+// - Logging: connections and metadata log through the options' log sink
+//   (runnel/client_log.h) on the I/O thread.
 // - Metadata: the core tracks the topics it is told about (AddTopics, or
 //   all topics with SetAllTopics for regex subscriptions), refreshes them
 //   every metadata.max.age.ms and on request, and publishes immutable
@@ -67,6 +72,7 @@
 #include "absl/time/time.h"
 #include "client/broker_connection.h"
 #include "client/cluster_metadata.h"
+#include "client/resolver.h"
 #include "runnel/client_options.h"
 #include "runnel/protocol/api_keys.h"
 #include "runnel/protocol/wire.h"
@@ -113,7 +119,10 @@ struct Reply {
 
 class ClientCore {
  public:
-  static absl::StatusOr<std::unique_ptr<ClientCore>> Create(const ClientOptions& options);
+  // `resolver` turns broker names into addresses off the I/O thread
+  // (client/resolver.h); null: DefaultResolver(). Tests inject slow ones.
+  static absl::StatusOr<std::unique_ptr<ClientCore>> Create(
+      const ClientOptions& options, std::shared_ptr<Resolver> resolver = nullptr);
   ~ClientCore();
   ClientCore(const ClientCore&) = delete;
   ClientCore& operator=(const ClientCore&) = delete;

@@ -12,12 +12,14 @@ namespace runnel::client {
 
 ClientCore::ClientCore(const ClientOptions& options) : options_(options) {}
 
-absl::StatusOr<std::unique_ptr<ClientCore>> ClientCore::Create(const ClientOptions& options) {
+absl::StatusOr<std::unique_ptr<ClientCore>> ClientCore::Create(const ClientOptions& options,
+                                                               std::shared_ptr<Resolver> resolver) {
   RUNNEL_RETURN_IF_ERROR(options.Validate());
   RUNNEL_ASSIGN_OR_RETURN(std::vector<HostPort> bootstrap,
                           ParseBootstrapServers(options.bootstrap_servers));
   std::unique_ptr<ClientCore> core(new ClientCore(options));
-  core->impl_ = std::make_unique<Impl>(core->options_, std::move(bootstrap));
+  if (resolver == nullptr) resolver = DefaultResolver();
+  core->impl_ = std::make_unique<Impl>(core->options_, std::move(bootstrap), std::move(resolver));
   core->impl_->Start();
   return core;
 }

@@ -16,6 +16,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "client/client_core.h"
+#include "client/client_logger.h"
+#include "client/resolver.h"
 
 namespace runnel::client {
 
@@ -34,9 +36,30 @@ struct PendingRequest {
   bool waited = false;
 };
 
+// Where resolver threads leave their answers for the I/O thread. Shared with
+// the lookups still running, which may outlive the core: once closed, an
+// answer is dropped instead of touching the core or its (closed) eventfd.
+struct ResolveMailbox {
+  struct Answer {
+    int32_t node_id = 0;
+    uint64_t attempt = 0;
+    ResolveResult result;
+  };
+  // Any thread: queues the answer and wakes the I/O thread.
+  void Deliver(Answer answer);
+  void Close();
+  std::vector<Answer> Take();
+
+  absl::Mutex mu;
+  bool closed ABSL_GUARDED_BY(mu) = false;
+  int wake_fd ABSL_GUARDED_BY(mu) = -1;
+  std::vector<Answer> answers ABSL_GUARDED_BY(mu);
+};
+
 class ClientCore::Impl {
  public:
-  Impl(const ClientOptions& options, std::vector<HostPort> bootstrap);
+  Impl(const ClientOptions& options, std::vector<HostPort> bootstrap,
+       std::shared_ptr<Resolver> resolver);
   ~Impl();
 
   void Start();
@@ -54,8 +77,7 @@ class ClientCore::Impl {
   using Listener = absl::AnyInvocable<void(const std::shared_ptr<const ClusterMetadata>&)>;
   std::map<int, std::shared_ptr<Listener>> listeners_ ABSL_GUARDED_BY(mu_);
   int next_listener_id_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<int32_t, std::map<int16_t, std::pair<int16_t, int16_t>>> versions_
-      ABSL_GUARDED_BY(mu_);
+  std::map<int32_t, std::map<int16_t, std::pair<int16_t, int16_t>>> versions_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> in_flight_{0};
   std::thread::id io_thread_id_;
 
@@ -67,6 +89,8 @@ class ClientCore::Impl {
   struct Reconnect {
     absl::Time next_attempt = absl::InfinitePast();
     absl::Duration backoff = absl::ZeroDuration();
+    // The failure last logged at warn; repeats go to debug.
+    std::string last_logged_error;
   };
 
   void Run();
@@ -79,6 +103,8 @@ class ClientCore::Impl {
   BrokerConnection* ConnectionFor(int32_t node_id, absl::Time now);
   BrokerConnection* PickAnyBroker(absl::Time now);
   void CloseConnection(BrokerConnection& conn, const absl::Status& status, absl::Time now);
+  ConnectionHooks Hooks();
+  void HandleResolved(absl::Time now);
   void ExpireRequests(absl::Time now);
   absl::Time NextWakeUp(absl::Time now);
   // Metadata (client_core_metadata.cc).
@@ -87,6 +113,9 @@ class ClientCore::Impl {
 
   const ClientOptions& options_;
   const std::vector<HostPort> bootstrap_;
+  const ClientLogger log_;
+  const std::shared_ptr<Resolver> resolver_;
+  const std::shared_ptr<ResolveMailbox> mailbox_ = std::make_shared<ResolveMailbox>();
   int wake_fd_ = -1;
   std::thread thread_;
 
@@ -102,6 +131,7 @@ class ClientCore::Impl {
   Completions completions_;
   std::shared_ptr<const ClusterMetadata> io_metadata_;
   bool metadata_in_flight_ = false;
+  std::string last_metadata_error_;  // last logged at warn; cleared by a success
   absl::Time last_metadata_attempt_ = absl::InfinitePast();
   absl::Time next_metadata_ = absl::InfinitePast();
   size_t any_cursor_ = 0;

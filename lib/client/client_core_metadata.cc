@@ -61,6 +61,14 @@ void ClientCore::Impl::OnMetadata(absl::StatusOr<RawResponse> raw) {
       raw.ok() ? protocol::MetadataResponse::Decode(raw->body(), raw->api_version)
                : absl::StatusOr<protocol::MetadataResponse>(raw.status());
   if (!resp.ok()) {
+    // Warn once per distinct error while refreshes keep failing.
+    std::string error(resp.status().message());
+    if (!absl::IsCancelled(resp.status()) && error != last_metadata_error_) {
+      RUNNEL_CLIENT_LOG(log_, kWarn, "metadata request failed", {{"error", error}});
+    } else {
+      RUNNEL_CLIENT_LOG(log_, kDebug, "metadata request failed", {{"error", error}});
+    }
+    last_metadata_error_ = std::move(error);
     absl::MutexLock lock(&mu_);
     refresh_requested_ = true;
     return;
@@ -68,6 +76,11 @@ void ClientCore::Impl::OnMetadata(absl::StatusOr<RawResponse> raw) {
   auto md = std::make_shared<const ClusterMetadata>(
       ClusterMetadata::FromResponse(*resp, io_metadata_.get()));
   io_metadata_ = md;
+  last_metadata_error_.clear();
+  RUNNEL_CLIENT_LOG(log_, kDebug, "metadata",
+                    {{"broker", std::to_string(raw->node_id)},
+                     {"brokers", std::to_string(md->brokers.size())},
+                     {"topics", std::to_string(resp->topics.size())}});
   bool retry = false;
   std::vector<std::shared_ptr<Listener>> call;
   {

@@ -36,6 +36,16 @@ absl::StatusOr<bool> ClientOptions::TrySet(std::string_view key, std::string_vie
   } else if (key == "receive.message.max.bytes") {
     RUNNEL_ASSIGN_OR_RETURN(int64_t n, ParseInt(key, value, 1000, 2147483647));
     max_response_bytes = static_cast<int32_t>(n);
+  } else if (key == "log_level" || key == "log.level") {
+    absl::StatusOr<ClientLogLevel> level = ParseClientLogLevel(value);
+    if (!level.ok()) {
+      return InvalidProperty(key, value, "expected debug, info, warn, error, off or 0-7");
+    }
+    log_level = *level;
+  } else if (key == "debug") {
+    // librdkafka's debug contexts ("broker,metadata", "all"); the client
+    // does not tell them apart, so any turns on every debug line.
+    if (!value.empty()) log_level = ClientLogLevel::kDebug;
   } else {
     return false;
   }

@@ -108,6 +108,10 @@ void SetSink(Sink sink) {
 }
 
 std::string FormatLine(Level level, std::string_view message, std::initializer_list<Field> fields) {
+  return FormatLine(level, message, std::span<const Field>(fields.begin(), fields.size()));
+}
+
+std::string FormatLine(Level level, std::string_view message, std::span<const Field> fields) {
   std::string line = absl::StrCat("level=", std::string(LevelName(level)), " msg=");
   AppendValue(&line, message);
   for (const Field& f : fields) {
@@ -120,6 +124,10 @@ std::string FormatLine(Level level, std::string_view message, std::initializer_l
 }
 
 void Log(Level level, std::string_view message, std::initializer_list<Field> fields) {
+  Log(level, message, std::span<const Field>(fields.begin(), fields.size()));
+}
+
+void Log(Level level, std::string_view message, std::span<const Field> fields) {
   if (!Enabled(level)) return;
   std::string line = absl::StrCat(
       "ts=", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",

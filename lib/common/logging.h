@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,9 +47,13 @@ using Field = std::pair<std::string_view, std::string_view>;
 // Formats and emits one line when `level` is enabled. Values holding a
 // space, a quote, '=' or nothing are quoted with Go-style escapes.
 void Log(Level level, std::string_view message, std::initializer_list<Field> fields = {});
+// As above, for fields built at run time (the clients' log, which adds the
+// client id to the caller's fields).
+void Log(Level level, std::string_view message, std::span<const Field> fields);
 
 // The line Log would emit, without the timestamp (for tests).
 std::string FormatLine(Level level, std::string_view message, std::initializer_list<Field> fields);
+std::string FormatLine(Level level, std::string_view message, std::span<const Field> fields);
 
 }  // namespace runnel::logging
 

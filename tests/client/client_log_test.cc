@@ -1,0 +1,218 @@
+// The clients' log sink: a sink set in the options sees the connect, the
+// metadata and a failed broker at their levels with the client id and
+// fields; the level filters; the Kafka property names set it; without a
+// sink the lines reach Runnel's process-wide log.
+#include "runnel/client_log.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "client/client_core.h"
+#include "common/logging.h"
+#include "runnel/producer.h"
+#include "runnel/protocol/messages/metadata.h"
+#include "tests/broker/broker_fixture.h"
+
+namespace runnel::client {
+namespace {
+
+using broker::testing::BrokerFixture;
+
+struct Line {
+  ClientLogLevel level;
+  std::string client_id;
+  std::string message;
+  std::map<std::string, std::string> fields;
+};
+
+// Records every line; the sink runs on the client's I/O thread, the test
+// reads after the client is shut down (or under the mutex).
+class Recorder {
+ public:
+  ClientLogSink Sink() {
+    return [this](const ClientLogLine& l) {
+      Line line{l.level, std::string(l.client_id), std::string(l.message), {}};
+      for (const ClientLogField& f : l.fields) line.fields[f.key] = f.value;
+      std::lock_guard<std::mutex> lock(mu_);
+      lines_.push_back(std::move(line));
+    };
+  }
+  std::vector<Line> lines() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lines_;
+  }
+  std::vector<Line> With(const std::string& message) {
+    std::vector<Line> out;
+    for (auto& l : lines()) {
+      if (l.message == message) out.push_back(l);
+    }
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Line> lines_;
+};
+
+absl::Status MetadataCall(ClientCore& core) {
+  protocol::MetadataRequest req;
+  req.topics.emplace();
+  return core.Call<protocol::MetadataResponse>(Target::AnyBroker(), req).get().status();
+}
+
+// A loopback port nothing listens on: bound, never listened, then closed.
+uint16_t DeadPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), len) == 0);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+TEST_CASE("client log: a producer's sink sees connect and metadata at debug and info") {
+  BrokerFixture b;
+  Recorder rec;
+  ProducerOptions o;
+  o.client.bootstrap_servers = "127.0.0.1:" + std::to_string(b.port());
+  o.client.client_id = "log-test";
+  o.client.log_level = ClientLogLevel::kDebug;
+  o.client.log_sink = rec.Sink();
+  auto p = Producer::Create(o);
+  REQUIRE(p.ok());
+  ProducerRecord r{.topic = "logged", .value = "v"};
+  auto sent = (*p)->Send(r).get();
+  INFO(sent.status().ToString());
+  REQUIRE(sent.ok());
+  REQUIRE((*p)->Close(absl::Seconds(5)).ok());
+
+  auto connecting = rec.With("connecting to broker");
+  REQUIRE(!connecting.empty());
+  CHECK(connecting[0].level == ClientLogLevel::kDebug);
+  CHECK(connecting[0].fields["address"] == o.client.bootstrap_servers);
+  auto connected = rec.With("connected to broker");
+  REQUIRE(!connected.empty());
+  CHECK(connected[0].level == ClientLogLevel::kInfo);
+  CHECK(connected[0].client_id == "log-test");
+  CHECK(connected[0].fields["broker"] == "-1");  // the bootstrap connection
+  CHECK(std::stoi(connected[0].fields["apis"]) > 10);
+  auto metadata = rec.With("metadata");
+  REQUIRE(!metadata.empty());
+  CHECK(metadata[0].level == ClientLogLevel::kDebug);
+  CHECK(metadata[0].fields["brokers"] == "1");
+  for (const auto& l : rec.lines()) CHECK(l.level < ClientLogLevel::kWarn);
+}
+
+TEST_CASE("client log: a broker that is not there is one warning, then debug") {
+  Recorder rec;
+  ClientOptions o;
+  o.bootstrap_servers = "127.0.0.1:" + std::to_string(DeadPort());
+  o.client_id = "dead-test";
+  o.request_timeout = absl::Seconds(1);
+  o.reconnect_backoff = absl::Milliseconds(10);
+  o.reconnect_backoff_max = absl::Milliseconds(50);
+  o.log_level = ClientLogLevel::kDebug;
+  o.log_sink = rec.Sink();
+  auto core = ClientCore::Create(o);
+  REQUIRE(core.ok());
+  absl::Status s = MetadataCall(**core);
+  CHECK(s.code() == absl::StatusCode::kDeadlineExceeded);
+  (*core)->Shutdown(absl::Now() + absl::Seconds(5));
+
+  auto failed = rec.With("broker connection failed");
+  REQUIRE(failed.size() >= 2);  // reconnected several times within the second
+  CHECK(failed[0].level == ClientLogLevel::kWarn);
+  CHECK(failed[0].client_id == "dead-test");
+  CHECK(failed[0].fields["address"] == o.bootstrap_servers);
+  CHECK(failed[0].fields["error"].find("Connection refused") != std::string::npos);
+  for (size_t i = 1; i < failed.size(); ++i) CHECK(failed[i].level == ClientLogLevel::kDebug);
+}
+
+TEST_CASE("client log: the level threshold drops lower lines") {
+  BrokerFixture b;
+  Recorder rec;
+  ClientOptions o;
+  o.bootstrap_servers = "127.0.0.1:" + std::to_string(b.port());
+  o.log_sink = rec.Sink();
+  REQUIRE(o.Set("log_level", "warn").ok());
+  CHECK(o.log_level == ClientLogLevel::kWarn);
+  {
+    auto core = ClientCore::Create(o);
+    REQUIRE(core.ok());
+    REQUIRE(MetadataCall(**core).ok());
+  }
+  CHECK(rec.lines().empty());  // connect (info) and metadata (debug) filtered
+
+  REQUIRE(o.Set("log_level", "info").ok());
+  {
+    auto core = ClientCore::Create(o);
+    REQUIRE(core.ok());
+    REQUIRE(MetadataCall(**core).ok());
+  }
+  CHECK(rec.With("connected to broker").size() == 1);
+  CHECK(rec.With("metadata").empty());
+}
+
+TEST_CASE("client log: levels from Kafka properties") {
+  ClientOptions o;
+  CHECK(o.log_level == ClientLogLevel::kWarn);  // the default
+  REQUIRE(o.Set("log_level", "7").ok());        // librdkafka's syslog levels
+  CHECK(o.log_level == ClientLogLevel::kDebug);
+  REQUIRE(o.Set("log_level", "3").ok());
+  CHECK(o.log_level == ClientLogLevel::kError);
+  REQUIRE(o.Set("log_level", "Info").ok());
+  CHECK(o.log_level == ClientLogLevel::kInfo);
+  REQUIRE(o.Set("debug", "broker,metadata").ok());  // librdkafka's debug contexts
+  CHECK(o.log_level == ClientLogLevel::kDebug);
+  absl::Status bad = o.Set("log_level", "loud");
+  CHECK(bad.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(bad.message()).find("'log_level'") != std::string::npos);
+  ProducerOptions p;
+  REQUIRE(p.Set("log_level", "error").ok());  // through the producer's Set too
+  CHECK(p.client.log_level == ClientLogLevel::kError);
+}
+
+TEST_CASE("client log: without a sink, lines go to the process-wide log with the client id") {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  logging::SetSink([&](std::string_view line) {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.emplace_back(line);
+  });
+  ClientOptions o;
+  o.bootstrap_servers = "127.0.0.1:" + std::to_string(DeadPort());
+  o.client_id = "stderr-test";
+  o.request_timeout = absl::Milliseconds(300);
+  {
+    auto core = ClientCore::Create(o);
+    REQUIRE(core.ok());
+    CHECK(!MetadataCall(**core).ok());
+  }
+  logging::SetSink(nullptr);
+  bool found = false;
+  for (const auto& l : lines) {
+    if (l.find("level=warn") != std::string::npos &&
+        l.find("msg=\"broker connection failed\"") != std::string::npos &&
+        l.find("client_id=stderr-test") != std::string::npos) {
+      found = true;
+    }
+  }
+  INFO(lines.size() << " lines");
+  CHECK(found);
+}
+
+}  // namespace
+}  // namespace runnel::client
