@@ -80,7 +80,13 @@ struct ProducerMetrics {
   int64_t batches_sent = 0;
   int64_t in_flight_requests = 0;
   int64_t buffered_bytes = 0;   // records waiting for send or acknowledgement
+  // Produce request latency, send to response, over every request since
+  // Create. The percentiles come from a log-bucketed histogram: each is at
+  // most 3.1% above the true value, never below it.
   double avg_request_latency_ms = 0;
+  double p50_request_latency_ms = 0;
+  double p95_request_latency_ms = 0;
+  double p99_request_latency_ms = 0;
   double max_request_latency_ms = 0;
   double avg_batch_bytes = 0;
   double avg_batch_records = 0;

@@ -223,6 +223,9 @@ ProducerMetrics ProducerImpl::metrics() const {
   int64_t n = latency_count_.load();
   if (n > 0) m.avg_request_latency_ms = latency_us_total_.load() / 1000.0 / n;
   m.max_request_latency_ms = latency_us_max_.load() / 1000.0;
+  m.p50_request_latency_ms = static_cast<double>(latency_us_.Percentile(0.50)) / 1000.0;
+  m.p95_request_latency_ms = static_cast<double>(latency_us_.Percentile(0.95)) / 1000.0;
+  m.p99_request_latency_ms = static_cast<double>(latency_us_.Percentile(0.99)) / 1000.0;
   if (m.batches_sent > 0) {
     m.avg_batch_bytes = static_cast<double>(m.bytes_sent) / m.batches_sent;
     m.avg_batch_records = static_cast<double>(batch_records_.load()) / m.batches_sent;

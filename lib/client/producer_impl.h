@@ -17,6 +17,7 @@
 #include "client/client_core.h"
 #include "client/partitioner.h"
 #include "client/producer_batch.h"
+#include "common/latency_histogram.h"
 #include "runnel/producer.h"
 #include "runnel/protocol/messages/produce.h"
 
@@ -109,6 +110,7 @@ class ProducerImpl final : public Producer {
   std::atomic<int64_t> records_sent_{0}, bytes_sent_{0}, records_failed_{0}, requests_sent_{0},
       retries_{0}, batches_sent_{0}, batch_records_{0}, latency_count_{0}, latency_us_total_{0},
       latency_us_max_{0};
+  LatencyHistogram latency_us_;  // produce round trips, microseconds
 };
 
 }  // namespace runnel::client

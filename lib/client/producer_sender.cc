@@ -245,6 +245,7 @@ void ProducerImpl::HandleEvent(Event& event, absl::Time now, std::vector<Complet
   latency_count_++;
   latency_us_total_ += us;
   if (us > latency_us_max_.load()) latency_us_max_ = us;
+  latency_us_.Record(us);
   if (!event.reply.ok()) {
     core_->RequestMetadataRefresh();
     for (auto& b : req.batches) {
