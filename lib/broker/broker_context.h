@@ -33,6 +33,9 @@ struct BrokerConfig {
   // producer.id.expiration.ms: a partition forgets an idempotent producer
   // whose last batch is this much older than the clock (Kafka 3.4+: 1 day).
   int64_t producer_id_expiration_ms = 24 * 60 * 60 * 1000;
+  // max.incremental.fetch.session.cache.slots: fetch sessions (KIP-227) the
+  // broker keeps at once; 0 turns them off.
+  int32_t fetch_session_cache_slots = 1000;
 };
 
 struct BrokerContext {

@@ -2,7 +2,8 @@
 // available the request parks on Log::WatchOffset for every partition it
 // reads and on a max_wait_ms timer; whichever fires first reads again and
 // answers (on the timer thread, never on an I/O thread or inside a
-// storage callback).
+// storage callback). Fetch sessions (fetch_session.h) decide which
+// partitions a request reads and which of them its answer carries.
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -10,10 +11,12 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "broker/broker_context.h"
 #include "broker/encode.h"
 #include "broker/extensions.h"
 #include "broker/fetch_response.h"
+#include "broker/fetch_session.h"
 #include "runnel/protocol/messages/fetch.h"
 
 namespace runnel::broker {
@@ -28,17 +31,29 @@ struct PendingFetch {
   Request request;  // body emptied: it is not valid past the handler
   FetchRequest fetch;
   Respond respond;
+  FetchSessionCache* sessions;
+  FetchContext session;  // fetch.topics is session.topics
   std::atomic<bool> done{false};
   absl::Mutex mu;
   std::vector<std::pair<std::shared_ptr<Partition>, storage::WatchId>> watches ABSL_GUARDED_BY(mu);
   group::TimerId timer = 0;
 };
 
-// Reads every partition once. Returns the response and the bytes it holds.
-std::pair<absl::StatusOr<Response>, int64_t> ReadAll(const PendingFetch& f) {
+int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
+
+// One read of every partition: the response, its record data still in the
+// builder, and the bytes it holds.
+struct FetchRead {
   FetchResponseBuilder builder;
   FetchResponse resp;
   int64_t total = 0;
+};
+
+FetchRead ReadAll(const PendingFetch& f) {
+  FetchRead read;
+  FetchResponseBuilder& builder = read.builder;
+  FetchResponse& resp = read.resp;
+  int64_t& total = read.total;
   int64_t budget = std::max<int64_t>(f.fetch.max_bytes, 0);
   for (const auto& topic : f.fetch.topics) {
     FetchResponse::FetchableTopicResponse tr;
@@ -89,7 +104,15 @@ std::pair<absl::StatusOr<Response>, int64_t> ReadAll(const PendingFetch& f) {
     }
     resp.responses.push_back(std::move(tr));
   }
-  return {builder.Finish(f.request, resp), total};
+  return read;
+}
+
+// What the client gets: the fetch session hears of it first (it may drop
+// partitions the client knows all about). A read before parking is thrown
+// away without coming here.
+absl::StatusOr<Response> Answer(PendingFetch& f, FetchRead& read) {
+  f.sessions->Finish(f.session, &read.resp, NowMs());
+  return read.builder.Finish(f.request, read.resp);
 }
 
 void Finish(const std::shared_ptr<PendingFetch>& f) {
@@ -100,10 +123,12 @@ void Finish(const std::shared_ptr<PendingFetch>& f) {
     for (auto& [p, id] : f->watches) p->log->CancelWatch(id);
     f->watches.clear();
   }
-  f->respond(ReadAll(*f).first);
+  FetchRead read = ReadAll(*f);
+  f->respond(Answer(*f, read));
 }
 
-void HandleFetch(BrokerContext* ctx, const Request& request, Respond respond) {
+void HandleFetch(BrokerContext* ctx, FetchSessionCache* sessions, const Request& request,
+                 Respond respond) {
   absl::StatusOr<FetchRequest> req = DecodeBody<FetchRequest>(request);
   if (!req.ok()) return respond(req.status());
   auto f = std::make_shared<PendingFetch>();
@@ -111,10 +136,18 @@ void HandleFetch(BrokerContext* ctx, const Request& request, Respond respond) {
   f->request = Request{request.header, {}, request.peer, request.principal};
   f->fetch = *std::move(req);
   f->respond = std::move(respond);
+  f->sessions = sessions;
+  f->session = sessions->NewContext(f->fetch, NowMs());
+  if (f->session.error != ErrorCode::kNone) {
+    FetchResponse only_error;
+    only_error.error_code = static_cast<int16_t>(f->session.error);
+    return f->respond(EncodeResponse(request, only_error));
+  }
+  f->fetch.topics = f->session.topics;
 
-  auto [first, bytes] = ReadAll(*f);
+  FetchRead first = ReadAll(*f);
   bool has_error = false;
-  if (first.ok()) {
+  {
     // Errors answer at once, as in Kafka (checked on the decoded response
     // would need a second pass; a missing partition is the common case).
     for (const auto& topic : f->fetch.topics) {
@@ -127,10 +160,10 @@ void HandleFetch(BrokerContext* ctx, const Request& request, Respond respond) {
       }
     }
   }
-  if (!first.ok() || f->fetch.max_wait_ms <= 0 || bytes >= std::max(f->fetch.min_bytes, 1) ||
+  if (f->fetch.max_wait_ms <= 0 || first.total >= std::max(f->fetch.min_bytes, 1) ||
       has_error || f->fetch.topics.empty()) {
     f->done = true;
-    f->respond(std::move(first));
+    f->respond(Answer(*f, first));
     return;
   }
   // Park. The first wake-up answers; the others find `done` set.
@@ -153,8 +186,12 @@ void HandleFetch(BrokerContext* ctx, const Request& request, Respond respond) {
 }  // namespace
 
 void RegisterFetchHandler(BrokerContext* ctx) {
+  // Owned by the handler: the router keeps it as long as the broker lives.
+  auto sessions = std::make_shared<FetchSessionCache>(ctx->config.fetch_session_cache_slots);
   ctx->router->Register(FetchRequest::kApiKey, 4, 12,
-                        [ctx](const Request& r, Respond d) { HandleFetch(ctx, r, std::move(d)); });
+                        [ctx, sessions](const Request& r, Respond d) {
+                          HandleFetch(ctx, sessions.get(), r, std::move(d));
+                        });
 }
 
 }  // namespace runnel::broker

@@ -118,6 +118,9 @@ absl::Status ApplyServerProperties(const std::map<std::string, std::string>& pro
     } else if (key == "producer.id.expiration.ms") {
       // Kafka's type is INT, at least 1.
       s = ParseInt(key, value, 1, INT32_MAX, &c->broker.producer_id_expiration_ms);
+    } else if (key == "max.incremental.fetch.session.cache.slots") {
+      s = ParseInt(key, value, 0, INT32_MAX, &v);
+      c->broker.fetch_session_cache_slots = static_cast<int32_t>(v);
     } else if (key == "transactional.id.expiration.ms") {
       s = ParseInt(key, value, 1, INT32_MAX, &c->transactional_id_expiration_ms);
     } else if (auto it = LogKeys().find(key); it != LogKeys().end()) {
