@@ -18,6 +18,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -85,6 +86,22 @@ std::vector<ConfigEntry> DescribeTopicConfigs(const std::map<std::string, std::s
 // every key in `server` with its value (source STATIC_BROKER_CONFIG). All
 // read-only. Sorted by name.
 std::vector<ConfigEntry> DescribeBrokerConfigs(const std::map<std::string, std::string>& server);
+
+// What a server.properties key that is a broker-level synonym of a topic
+// config (log.retention.hours, log.segment.bytes, ...) sets: the topic key,
+// and the value in its units (log.retention.hours=2 -> 7200000).
+// `shadowed`: a synonym of higher precedence is also set (log.retention.ms
+// over log.retention.hours), so Kafka ignores this one.
+struct BrokerDefault {
+  std::string topic_key;
+  std::string value;
+  bool shadowed = false;
+};
+
+// nullopt for keys that are no such synonym; InvalidArgument naming the key
+// when a value in other units is not an integer. `server`: every key set.
+absl::StatusOr<std::optional<BrokerDefault>> TopicDefaultFromBrokerKey(
+    const std::string& key, const std::map<std::string, std::string>& server);
 
 // True for topic configs whose value is a comma-separated list (the ones
 // IncrementalAlterConfigs may APPEND to and SUBTRACT from).

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/ascii.h"
+#include "broker/config_catalog.h"
 
 namespace runnel::broker {
 namespace {
@@ -25,23 +26,6 @@ absl::Status ParseInt(const std::string& key, const std::string& value, int64_t 
   }
   *out = v;
   return absl::OkStatus();
-}
-
-// Broker-wide log.* keys and their topic-level names (LogOptions speaks the
-// topic-level ones).
-const std::map<std::string, std::string>& LogKeys() {
-  static const auto* keys = new std::map<std::string, std::string>{
-      {"log.retention.ms", "retention.ms"},
-      {"log.retention.bytes", "retention.bytes"},
-      {"log.segment.bytes", "segment.bytes"},
-      {"log.cleanup.policy", "cleanup.policy"},
-      {"log.roll.ms", "segment.ms"},
-      {"log.flush.interval.messages", "flush.messages"},
-      {"log.flush.interval.ms", "flush.ms"},
-      {"log.index.interval.bytes", "index.interval.bytes"},
-      {"log.segment.delete.delay.ms", "file.delete.delay.ms"},
-  };
-  return *keys;
 }
 
 }  // namespace
@@ -123,12 +107,20 @@ absl::Status ApplyServerProperties(const std::map<std::string, std::string>& pro
       c->broker.fetch_session_cache_slots = static_cast<int32_t>(v);
     } else if (key == "transactional.id.expiration.ms") {
       s = ParseInt(key, value, 1, INT32_MAX, &c->transactional_id_expiration_ms);
-    } else if (auto it = LogKeys().find(key); it != LogKeys().end()) {
-      // Checked alone first so that the error names the broker-level key.
-      absl::StatusOr<storage::LogOptions> one =
-          storage::LogOptions::FromProperties({{it->second, value}}, c->log_defaults);
-      if (!one.ok()) s = Bad(key, value, std::string(one.status().message()));
-      log_props[it->second] = value;
+    } else if (absl::StatusOr<std::optional<BrokerDefault>> d =
+                   TopicDefaultFromBrokerKey(key, properties);
+               !d.ok() || d->has_value()) {
+      // log.* keys (config_catalog.h): the broker-wide defaults of topic
+      // configs, log.retention.hours and .minutes converted to ms.
+      if (!d.ok()) {
+        s = d.status();
+      } else if (!(*d)->shadowed) {
+        // Checked alone first so that the error names the broker-level key.
+        absl::StatusOr<storage::LogOptions> one = storage::LogOptions::FromProperties(
+            {{(*d)->topic_key, (*d)->value}}, c->log_defaults);
+        if (!one.ok()) s = Bad(key, value, std::string(one.status().message()));
+        log_props[(*d)->topic_key] = (*d)->value;
+      }
     } else {
       s = absl::InvalidArgumentError(absl::StrCat("unknown configuration key ", key));
     }

@@ -40,9 +40,21 @@ TEST_CASE("describe configs: every topic key with its default and synonyms", "[c
   REQUIRE(retention.synonyms.size() == 2);
   CHECK(retention.synonyms[0].name == "retention.ms");
   CHECK(retention.synonyms[0].source == kSourceTopic);
-  CHECK(retention.synonyms[1].name == "log.retention.ms");
-  CHECK(retention.synonyms[1].value == "604800000");
+  // Kafka's default sits on log.retention.hours (168), not on .ms.
+  CHECK(retention.synonyms[1].name == "log.retention.hours");
+  CHECK(retention.synonyms[1].value == "168");
   CHECK(retention.synonyms[1].source == kSourceDefault);
+  auto roll = ConfigEntryOf(r, "segment.ms");
+  CHECK(roll.value == "604800000");
+  CHECK(roll.config_source == kSourceDefault);
+  REQUIRE(roll.synonyms.size() == 1);
+  CHECK(roll.synonyms[0].name == "log.roll.hours");
+  CHECK(roll.synonyms[0].value == "168");
+  auto segment = ConfigEntryOf(r, "segment.bytes");
+  REQUIRE(segment.synonyms.size() == 1);
+  CHECK(segment.synonyms[0].name == "log.segment.bytes");
+  CHECK(segment.synonyms[0].value == "1073741824");
+  CHECK(segment.synonyms[0].source == kSourceDefault);
 
   auto policy = ConfigEntryOf(r, "cleanup.policy");
   CHECK(policy.value == "delete");
@@ -216,6 +228,84 @@ TEST_CASE("incremental alter configs: set, delete, append, subtract", "[configs]
   CHECK(ConfigEntryOf(DescribeConfigs(c, kTopic, "t"), "retention.ms").value == "5000");
   CHECK(IncrementalAlter(c, kBrokerType, "0", {{"num.partitions", 0, "3"}}).error_code ==
         Code(ErrorCode::kInvalidRequest));
+}
+
+TEST_CASE("describe configs: log.retention.hours and .minutes are retention.ms's synonyms, "
+          "the most precise one set wins",
+          "[configs]") {
+  BrokerFixture f;
+  (void)f.broker().Stop(absl::Seconds(5));
+  f.Start({{"log.retention.hours", "2"}, {"log.roll.hours", "1"}});
+  RawClient c(f.port());
+  REQUIRE(CreateTopicWith(c, "h", 1) == 0);
+  auto d = DescribeConfigs(c, kTopic, "h");
+  auto retention = ConfigEntryOf(d, "retention.ms");
+  CHECK(retention.value == "7200000");
+  CHECK(retention.config_source == kSourceStatic);
+  REQUIRE(retention.synonyms.size() == 2);
+  CHECK(retention.synonyms[0].name == "log.retention.hours");
+  CHECK(retention.synonyms[0].value == "2");
+  CHECK(retention.synonyms[0].source == kSourceStatic);
+  CHECK(retention.synonyms[1].name == "log.retention.hours");
+  CHECK(retention.synonyms[1].value == "168");
+  CHECK(retention.synonyms[1].source == kSourceDefault);
+  CHECK(ConfigEntryOf(d, "segment.ms").value == "3600000");
+  // A topic override still comes first.
+  REQUIRE(CreateTopicWith(c, "o", 1, {{"retention.ms", "5000"}}) == 0);
+  auto over = ConfigEntryOf(DescribeConfigs(c, kTopic, "o"), "retention.ms");
+  CHECK(over.value == "5000");
+  REQUIRE(over.synonyms.size() == 3);
+  CHECK(over.synonyms[0].source == kSourceTopic);
+  CHECK(over.synonyms[1].name == "log.retention.hours");
+
+  // The broker resource describes each synonym in its own units.
+  auto broker = DescribeConfigs(c, kBrokerType, "0");
+  auto hours = ConfigEntryOf(broker, "log.retention.hours");
+  CHECK(hours.value == "2");
+  CHECK(hours.config_source == kSourceStatic);
+  auto ms = ConfigEntryOf(broker, "log.retention.ms");
+  CHECK(ms.value == "7200000");
+  CHECK(ms.config_source == kSourceStatic);
+  REQUIRE(ms.synonyms.size() == 2);
+  CHECK(ms.synonyms[0].name == "log.retention.hours");
+
+  // log.retention.ms beats .minutes beats .hours, whatever the file order.
+  (void)f.broker().Stop(absl::Seconds(5));
+  f.Start({{"log.retention.hours", "2"}, {"log.retention.minutes", "3"}});
+  RawClient c2(f.port());
+  auto minutes = ConfigEntryOf(DescribeConfigs(c2, kTopic, "h"), "retention.ms");
+  CHECK(minutes.value == "180000");
+  REQUIRE(minutes.synonyms.size() == 3);
+  CHECK(minutes.synonyms[0].name == "log.retention.minutes");
+  CHECK(minutes.synonyms[1].name == "log.retention.hours");
+  (void)f.broker().Stop(absl::Seconds(5));
+  f.Start({{"log.retention.minutes", "3"}, {"log.retention.ms", "4000"}});
+  RawClient c3(f.port());
+  CHECK(ConfigEntryOf(DescribeConfigs(c3, kTopic, "h"), "retention.ms").value == "4000");
+  (void)f.broker().Stop(absl::Seconds(5));
+  f.Start({{"log.retention.hours", "-1"}});
+  RawClient c4(f.port());
+  CHECK(ConfigEntryOf(DescribeConfigs(c4, kTopic, "h"), "retention.ms").value == "-1");
+  (void)f.broker().Stop(absl::Seconds(5));
+  f.Start();
+}
+
+TEST_CASE("server properties: a bad log.retention.hours fails start-up naming the key",
+          "[configs]") {
+  char tmpl[] = "/tmp/runnel-broker-test-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  for (const char* value : {"two", "9223372036854775807"}) {
+    BrokerOptions options;
+    options.port = 0;
+    options.data_dir = tmpl;
+    options.properties["log.retention.hours"] = value;
+    auto b = Broker::Start(options);
+    INFO(value);
+    REQUIRE(!b.ok());
+    CHECK(b.status().message().find("log.retention.hours") != std::string::npos);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(tmpl, ec);
 }
 
 }  // namespace
