@@ -148,9 +148,10 @@ TopicError CheckDuplicates(const std::vector<Config>& configs) {
   return {};
 }
 
-TopicError AlterOne(BrokerContext* ctx,
-                    const protocol::AlterConfigsRequest::AlterConfigsResource& res,
-                    bool validate_only) {
+// What both alter APIs check before a resource's changes: a topic (broker
+// configs are read-only here), each key once.
+template <typename Resource>
+TopicError CheckAlterable(BrokerContext* ctx, const Resource& res) {
   if (res.resource_type == kBroker) {
     if (TopicError e = BrokerResourceError(*ctx, res.resource_name); !e.ok()) return e;
     return {ErrorCode::kInvalidRequest,
@@ -158,7 +159,13 @@ TopicError AlterOne(BrokerContext* ctx,
             "and restart"};
   }
   if (res.resource_type != kTopic) return UnsupportedType(res.resource_type);
-  if (TopicError e = CheckDuplicates(res.configs); !e.ok()) return e;
+  return CheckDuplicates(res.configs);
+}
+
+TopicError AlterOne(BrokerContext* ctx,
+                    const protocol::AlterConfigsRequest::AlterConfigsResource& res,
+                    bool validate_only) {
+  if (TopicError e = CheckAlterable(ctx, res); !e.ok()) return e;
   std::map<std::string, std::string> wanted;
   std::vector<std::string> nulls;
   for (const auto& c : res.configs) {
@@ -241,14 +248,7 @@ TopicError ApplyOp(BrokerContext* ctx,
 TopicError IncrementalAlterOne(
     BrokerContext* ctx, const protocol::IncrementalAlterConfigsRequest::AlterConfigsResource& res,
     bool validate_only) {
-  if (res.resource_type == kBroker) {
-    if (TopicError e = BrokerResourceError(*ctx, res.resource_name); !e.ok()) return e;
-    return {ErrorCode::kInvalidRequest,
-            "broker configs cannot be changed at run time here: set them in server.properties "
-            "and restart"};
-  }
-  if (res.resource_type != kTopic) return UnsupportedType(res.resource_type);
-  if (TopicError e = CheckDuplicates(res.configs); !e.ok()) return e;
+  if (TopicError e = CheckAlterable(ctx, res); !e.ok()) return e;
   return ctx->topics->AlterConfigs(
       res.resource_name,
       [&](std::map<std::string, std::string>* configs) {
@@ -270,31 +270,19 @@ void SetError(const TopicError& e, Result* r) {
   }
 }
 
-void HandleAlterConfigs(BrokerContext* ctx, const Request& request, Respond respond) {
-  absl::StatusOr<protocol::AlterConfigsRequest> req =
-      DecodeBody<protocol::AlterConfigsRequest>(request);
+// AlterConfigs and IncrementalAlterConfigs answer alike: each resource's
+// type and name echoed with the error of `alter_one` for it.
+template <typename Req, typename Resp, typename AlterOneFn>
+void HandleAlter(BrokerContext* ctx, const Request& request, Respond respond,
+                 AlterOneFn alter_one) {
+  absl::StatusOr<Req> req = DecodeBody<Req>(request);
   if (!req.ok()) return respond(req.status());
-  protocol::AlterConfigsResponse resp;
+  Resp resp;
   for (const auto& res : req->resources) {
-    protocol::AlterConfigsResponse::AlterConfigsResourceResponse r;
+    typename decltype(resp.responses)::value_type r;
     r.resource_type = res.resource_type;
     r.resource_name = res.resource_name;
-    SetError(AlterOne(ctx, res, req->validate_only), &r);
-    resp.responses.push_back(std::move(r));
-  }
-  respond(EncodeResponse(request, resp));
-}
-
-void HandleIncrementalAlterConfigs(BrokerContext* ctx, const Request& request, Respond respond) {
-  absl::StatusOr<protocol::IncrementalAlterConfigsRequest> req =
-      DecodeBody<protocol::IncrementalAlterConfigsRequest>(request);
-  if (!req.ok()) return respond(req.status());
-  protocol::IncrementalAlterConfigsResponse resp;
-  for (const auto& res : req->resources) {
-    protocol::IncrementalAlterConfigsResponse::AlterConfigsResourceResponse r;
-    r.resource_type = res.resource_type;
-    r.resource_name = res.resource_name;
-    SetError(IncrementalAlterOne(ctx, res, req->validate_only), &r);
+    SetError(alter_one(ctx, res, req->validate_only), &r);
     resp.responses.push_back(std::move(r));
   }
   respond(EncodeResponse(request, resp));
@@ -308,10 +296,17 @@ void RegisterConfigHandlers(BrokerContext* ctx) {
       [ctx](const Request& r, Respond d) { HandleDescribeConfigs(ctx, r, std::move(d)); });
   ctx->router->Register(
       protocol::AlterConfigsRequest::kApiKey, 0, 2,
-      [ctx](const Request& r, Respond d) { HandleAlterConfigs(ctx, r, std::move(d)); });
+      [ctx](const Request& r, Respond d) {
+        HandleAlter<protocol::AlterConfigsRequest, protocol::AlterConfigsResponse>(
+            ctx, r, std::move(d), AlterOne);
+      });
   ctx->router->Register(
       protocol::IncrementalAlterConfigsRequest::kApiKey, 0, 1,
-      [ctx](const Request& r, Respond d) { HandleIncrementalAlterConfigs(ctx, r, std::move(d)); });
+      [ctx](const Request& r, Respond d) {
+        HandleAlter<protocol::IncrementalAlterConfigsRequest,
+                    protocol::IncrementalAlterConfigsResponse>(ctx, r, std::move(d),
+                                                               IncrementalAlterOne);
+      });
 }
 
 }  // namespace runnel::broker
