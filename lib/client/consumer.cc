@@ -97,6 +97,7 @@ absl::Status ConsumerImpl::Subscribe(const std::vector<std::string>& topics,
     pattern_.reset();
     listener_ = listener;
     subscribed_ = true;
+    ++subscription_version_;
   }
   core_->AddTopics(topics);
   RequestRejoin();
@@ -123,8 +124,10 @@ absl::Status ConsumerImpl::SubscribePattern(const std::string& regex,
     }
     topics_.clear();
     pattern_ = std::move(re);
+    metadata_at_subscribe_ = core_->metadata();
     listener_ = listener;
     subscribed_ = true;
+    ++subscription_version_;
   }
   core_->SetAllTopics(true);
   core_->RequestMetadataRefresh();
@@ -376,31 +379,26 @@ absl::Status ConsumerImpl::Seek(const TopicPartition& tp, int64_t offset) {
 }
 
 absl::Status ConsumerImpl::SeekToBeginning(const std::vector<TopicPartition>& partitions) {
-  {
-    absl::MutexLock l(&mu_);
-    RUNNEL_RETURN_IF_ERROR(CheckOpen());
-    for (const auto& tp : partitions) {
-      auto it = assigned_.find(tp);
-      if (it == assigned_.end()) continue;
-      SetPosition(it->second, -1);
-      it->second.reset_to = -2;
-    }
-  }
-  core_->Post([this] { InitPositions(); });
-  return absl::OkStatus();
+  return SeekToListedOffset(partitions, -2);
 }
 
 absl::Status ConsumerImpl::SeekToEnd(const std::vector<TopicPartition>& partitions) {
+  return SeekToListedOffset(partitions, -1);
+}
+
+absl::Status ConsumerImpl::SeekToListedOffset(const std::vector<TopicPartition>& partitions,
+                                              int64_t timestamp) {
   {
     absl::MutexLock l(&mu_);
     RUNNEL_RETURN_IF_ERROR(CheckOpen());
     for (const auto& tp : partitions) {
       auto it = assigned_.find(tp);
-      if (it == assigned_.end()) continue;
+      if (it == assigned_.end()) continue;  // as Kafka: unassigned ones are ignored
       SetPosition(it->second, -1);
-      it->second.reset_to = -1;
+      it->second.reset_to = timestamp;
     }
   }
+  // The position is unknown until the I/O thread's ListOffsets answers.
   core_->Post([this] { InitPositions(); });
   return absl::OkStatus();
 }

@@ -86,7 +86,8 @@ void ConsumerImpl::FindCoordinator(absl::AnyInvocable<void(absl::StatusOr<int32_
 void ConsumerImpl::RequestRejoin() {
   group_core_->Post([this] {
     absl::MutexLock l(&mu_);
-    rejoin_needed_ = true;
+    // A join under way either carries the new subscription already or
+    // rejoins when it is done (joined_version_ != subscription_version_).
     if (join_in_flight_ || closed_ || !subscribed_) return;
     mu_.Unlock();
     StartGroup();
@@ -100,6 +101,8 @@ void ConsumerImpl::StartGroup() {
   {
     absl::MutexLock l(&mu_);
     if (join_in_flight_ || closed_ || !subscribed_) return;
+    // OnMetadata starts the group once the metadata is in.
+    if (group_state_ == GroupState::kIdle && !MetadataCoversSubscription(core_->metadata())) return;
     const group::Assignor* current = nullptr;
     for (const auto& a : assignors_) {
       if (a->name() == protocol_name_) current = a.get();
@@ -126,7 +129,7 @@ void ConsumerImpl::Join() {
       return;
     }
     join_in_flight_ = true;
-    rejoin_needed_ = false;
+    joined_version_ = subscription_version_;
     rebalancing_ = true;
     group_state_ = GroupState::kJoining;
     ++session_;
@@ -201,7 +204,10 @@ void ConsumerImpl::OnJoined(const protocol::JoinGroupResponse& r) {
     protocol_name_ = protocol_name;
     leader = r.leader == r.member_id;
   }
-  if (!leader) return SyncGroup({});
+  // KIP-345: a static leader that rejoined a stable group keeps the current
+  // assignment (the coordinator hands each member its stored one), so it
+  // must not compute a new one.
+  if (!leader || r.skip_assignment) return SyncGroup({});
   const group::Assignor* assignor = nullptr;
   for (const auto& a : assignors_) {
     if (a->name() == protocol_name) assignor = a.get();
@@ -322,7 +328,7 @@ void ConsumerImpl::OnAssignment(const group::Assignment& a) {
       cv_.SignalAll();
       join_in_flight_ = false;
       rebalancing_ = false;
-      again = rejoin || rejoin_needed_;
+      again = rejoin || joined_version_ != subscription_version_;
     }
     ScheduleHeartbeat(session);
     InitPositions();
@@ -480,6 +486,15 @@ void ConsumerImpl::OnMetadata(const std::shared_ptr<const ClusterMetadata>& md) 
     }
   }
   if (rejoin) StartGroup();
+}
+
+bool ConsumerImpl::MetadataCoversSubscription(
+    const std::shared_ptr<const ClusterMetadata>& md) const {
+  if (pattern_) return md != metadata_at_subscribe_;
+  for (const auto& t : topics_) {
+    if (md->FindTopic(t) == nullptr) return false;
+  }
+  return true;
 }
 
 std::vector<std::string> ConsumerImpl::SubscribedTopics(const ClusterMetadata& md) const {

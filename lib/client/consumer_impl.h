@@ -130,6 +130,12 @@ class ConsumerImpl final : public Consumer {
   void OnMetadata(const std::shared_ptr<const ClusterMetadata>& md);
   std::vector<std::string> SubscribedTopics(const ClusterMetadata& md) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Whether `md` says anything (partitions or an error) about every topic of
+  // the subscription. A join before that would record partition counts that
+  // the metadata's arrival then "changes", and the leader's rejoin for that
+  // change is a needless rebalance of the whole group.
+  bool MetadataCoversSubscription(const std::shared_ptr<const ClusterMetadata>& md) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   group::TopicPartitionCounts CountsOf(const std::vector<std::string>& topics) const;
   void LeaveGroup(absl::Time deadline);  // user thread, at Close
   void ScheduleAutoCommit();
@@ -159,6 +165,10 @@ class ConsumerImpl final : public Consumer {
   // --- consumer.cc
   void SetAssignment(const std::vector<TopicPartition>& tps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetPosition(PartitionState& ps, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // SeekToBeginning (-2) and SeekToEnd (-1): forget the positions of these
+  // assigned partitions and look them up again with ListOffsets(timestamp).
+  absl::Status SeekToListedOffset(const std::vector<TopicPartition>& partitions,
+                                  int64_t timestamp);
   absl::Status CheckOpen() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const ConsumerOptions options_;
@@ -198,7 +208,14 @@ class ConsumerImpl final : public Consumer {
   int32_t generation_ ABSL_GUARDED_BY(mu_) = -1;
   std::string protocol_name_ ABSL_GUARDED_BY(mu_);
   uint64_t session_ ABSL_GUARDED_BY(mu_) = 0;  // bumped per join: stale timers stop
-  bool rejoin_needed_ ABSL_GUARDED_BY(mu_) = false;
+  // Bumped by Subscribe/SubscribePattern; a join records the one it sent.
+  // A join that already carried the latest subscription needs no second
+  // round: a redundant rejoin by the leader would start a rebalance.
+  uint64_t subscription_version_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t joined_version_ ABSL_GUARDED_BY(mu_) = 0;
+  // The metadata snapshot current at SubscribePattern: the first join waits
+  // for a newer one, so the topics it matches are known.
+  std::shared_ptr<const ClusterMetadata> metadata_at_subscribe_ ABSL_GUARDED_BY(mu_);
   bool join_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   // From JoinGroup to the SyncGroup answer: commits wait (the coordinator
   // would hold or refuse them).
