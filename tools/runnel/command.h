@@ -37,7 +37,11 @@ int RunCommandTable(std::string_view prefix, std::span<const Command> table,
 int RunLogCommand(std::span<const std::string> args);      // log_commands.cc
 int RunProduceCommand(std::span<const std::string> args);  // produce_commands.cc
 int RunPerfCommand(std::span<const std::string> args);     // produce_commands.cc
+int RunConsumeCommand(std::span<const std::string> args);  // consume_commands.cc
 int RunTopicsCommand(std::span<const std::string> args);   // topics_commands.cc
 int RunGroupsCommand(std::span<const std::string> args);   // groups_commands.cc
+
+// Commands of a group that live in a file of their own.
+int RunPerfConsume(std::span<const std::string> args);  // consume_perf.cc
 
 }  // namespace runnel::tools

@@ -45,7 +45,8 @@ namespace {
 constexpr Command kGroups[] = {
     {"log", "read, write and check partition logs in a data directory", RunLogCommand},
     {"produce", "send stdin lines to a topic (-b BOOTSTRAP -t TOPIC)", RunProduceCommand},
-    {"perf", "load generators: perf produce", RunPerfCommand},
+    {"consume", "print a topic's records (-b BOOTSTRAP -t TOPIC [-g GROUP])", RunConsumeCommand},
+    {"perf", "load generators: perf produce, perf consume", RunPerfCommand},
     {"topics", "list, create, delete, describe and alter topics (-b BOOTSTRAP)", RunTopicsCommand},
     {"groups", "list, describe and delete consumer groups; their offsets", RunGroupsCommand},
 };

@@ -1,7 +1,6 @@
 // `runnel produce` (stdin lines to a topic, like kcat -P) and `runnel perf
 // produce` (a load generator like kafka-producer-perf-test), both on
 // Runnel's producer (runnel/producer.h).
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +16,7 @@
 #include "runnel/producer.h"
 #include "tools/runnel/command.h"
 #include "tools/runnel/flags.h"
+#include "tools/runnel/perf_util.h"
 
 namespace runnel::tools {
 namespace {
@@ -129,13 +129,6 @@ int RunProduce(std::span<const std::string> raw_args) {
   return kExitOk;
 }
 
-double CpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 int RunPerfProduce(std::span<const std::string> raw_args) {
   FlagSet flags("runnel perf produce",
                 "Sends --count records of --size bytes as fast as the producer takes\n"
@@ -222,6 +215,7 @@ int RunPerfProduce(std::span<const std::string> raw_args) {
 
 constexpr Command kPerfCommands[] = {
     {"produce", "send records as fast as possible; msgs/s, MB/s, latency", RunPerfProduce},
+    {"consume", "read records as fast as possible; msgs/s, MB/s", RunPerfConsume},
 };
 
 }  // namespace
