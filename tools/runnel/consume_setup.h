@@ -40,9 +40,10 @@ struct PartitionOffsets {
 // topic lacks or no broker answering within --timeout-ms is printed to
 // stderr as "<command>: <why>" and gives nullopt.
 //
-// The offsets come from an Admin rather than Consumer::WatermarkOffsets: the
-// consumer sends ListOffsets on its fetch connection, where it waits behind
-// a fetch the broker holds for fetch.max.wait (0.5-1 s a call, measured).
+// The offsets come from an Admin rather than Consumer::WatermarkOffsets,
+// which took 0.5-1 s a call once fetching had started (measured against
+// runnel-broker): it sends two ListOffsets in turn, and the timings fit each
+// waiting behind a fetch the broker holds for fetch.max.wait (500 ms).
 std::optional<std::vector<PartitionOffsets>> DescribePartitions(const FlagSet& flags,
                                                                 std::optional<int32_t> only);
 
