@@ -143,10 +143,18 @@ void GroupScenario(const std::string& bootstrap, const std::string& topic) {
   }
 }
 
-// Hidden ("[.]", run it by name): on librdkafka 2.0.2's mock cluster the
-// first three-way split sometimes leaves a member without its partitions
-// within 30 s (not understood yet); the same scenario passes on
-// runnel-broker below, which CI runs.
+// Hidden ("[.]", run it by name): on librdkafka 2.0.2's mock cluster it
+// fails most runs, cause not found. With 853d96e (no redundant join by the
+// leader, first join after metadata) 10 runs on a loaded machine gave 3
+// passes, and failures at every stage: partitions left unowned by every
+// member in a final, shared generation after a cooperative revocation (first
+// split: "[0 3] [] []" at generation 7; d joining: "[0 2] [1 4] []" at 8),
+// a record consumed twice, committed offsets behind what was consumed. The
+// same client passes the scenario on runnel-broker below, which CI runs.
+// Not yet told apart: the mock's JoinGroup/SyncGroup handling of the
+// cooperative second round versus our rejoin after a revocation; the
+// consumer logs nothing of its group protocol yet, which is what to add
+// next to decide it.
 TEST_CASE("group of three over six partitions on the mock cluster", "[.][consumer_group]") {
   testing::MockCluster mock(3);
   mock.CreateTopic("orders", kPartitions);
