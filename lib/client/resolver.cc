@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -49,10 +50,17 @@ class ThreadResolver : public Resolver {
       return;
     }
     // Detached: a hung lookup must not hold up the client's shutdown; the
-    // thread owns its copy of the address and the callback.
-    std::thread([address, done = std::move(done)]() mutable {
-      done(ResolveBlocking(address));
-    }).detach();
+    // thread owns its copy of the address and the callback. A lookup that
+    // outlives its attempt (connection setup timeout) is answered into the
+    // void, so a name that hangs costs one thread per attempt.
+    auto shared = std::make_shared<absl::AnyInvocable<void(ResolveResult)>>(std::move(done));
+    try {
+      std::thread([address, shared] { (*shared)(ResolveBlocking(address)); }).detach();
+    } catch (const std::system_error& e) {
+      // No thread to be had (EAGAIN): this attempt fails and is retried.
+      (*shared)(absl::UnavailableError(
+          absl::StrCat("cannot resolve ", address.ToString(), ": no thread: ", e.what())));
+    }
   }
 };
 
