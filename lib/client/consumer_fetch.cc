@@ -8,8 +8,12 @@
 // read_committed: the broker stops at the last stable offset and lists the
 // aborted transactions in range; a transactional batch of a producer with an
 // open aborted transaction is skipped until that producer's abort marker.
+#include <algorithm>
+#include <functional>
+#include <map>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "client/consumer_impl.h"
@@ -26,6 +30,92 @@ namespace {
 std::optional<std::string> Copy(const protocol::NullableBytes& b) {
   if (b.is_null()) return std::nullopt;
   return std::string(b.str());
+}
+
+// One partition's share of a fetch answer, decoded off the consumer's lock:
+// the records from `fetch_offset` on not yet handed to the partition's
+// buffer, and where the next fetch starts.
+struct DecodedPartition {
+  TopicPartition tp;
+  uint64_t epoch = 0;       // the partition's epoch when the fetch was sent
+  int64_t fetch_offset = 0;  // in: the offset asked for; out: the next to ask for
+  const protocol::FetchResponse::PartitionData* data = nullptr;
+  std::vector<ConsumerRecord> records;
+  int64_t bytes = 0;  // RecordBytes of `records`
+  absl::Status error;  // a corrupt batch (DataLoss): records before it are kept
+};
+
+// Walks the batches of d.data: skips what lies before fetch_offset, control
+// batches and (read_committed) batches of aborted transactions, and copies
+// every other record into d.records. Whenever a whole batch leaves at least
+// `publish_every` records there, calls `publish` (which empties d.records),
+// so that Poll can start on a large answer (a compressed one inflates to
+// many times max.partition.fetch.bytes) before all of it is decoded; stops
+// when `publish` returns false (the partition was revoked or sought).
+void DecodeRecords(DecodedPartition& d, bool read_committed, bool check_crcs,
+                   size_t publish_every,
+                   const std::function<bool(DecodedPartition&)>& publish) {
+  const auto& p = *d.data;
+  // Aborted transactions in range, by first offset.
+  std::multimap<int64_t, int64_t> aborted;  // first offset -> producer id
+  if (read_committed && p.aborted_transactions) {
+    for (const auto& a : *p.aborted_transactions) aborted.emplace(a.first_offset, a.producer_id);
+  }
+  std::set<int64_t> open_aborts;
+  protocol::RecordBatchReaderOptions ro;
+  ro.verify_crc = check_crcs;
+  protocol::RecordBatchReader reader(*p.records, ro);
+  while (reader.NextBatch()) {
+    const auto& h = reader.header();
+    while (!aborted.empty() && aborted.begin()->first <= h.last_offset()) {
+      open_aborts.insert(aborted.begin()->second);
+      aborted.erase(aborted.begin());
+    }
+    if (h.last_offset() < d.fetch_offset) continue;
+    if (h.is_control()) {
+      if (reader.NextRecord()) {
+        auto cr = protocol::ParseControlRecord(reader.record());
+        if (cr.ok() && cr->type == protocol::ControlRecordType::kAbort) {
+          open_aborts.erase(h.producer_id);
+        }
+      }
+      d.fetch_offset = h.last_offset() + 1;
+      continue;
+    }
+    if (h.is_transactional() && open_aborts.count(h.producer_id)) {
+      d.fetch_offset = h.last_offset() + 1;
+      continue;
+    }
+    const bool log_append_time = h.timestamp_type() == protocol::TimestampType::kLogAppendTime;
+    if (h.record_count > 0) d.records.reserve(d.records.size() + h.record_count);
+    while (reader.NextRecord()) {
+      const auto& r = reader.record();
+      if (r.offset < d.fetch_offset) continue;
+      ConsumerRecord& cr = d.records.emplace_back();
+      cr.topic = d.tp.topic;
+      cr.partition = d.tp.partition;
+      cr.offset = r.offset;
+      cr.timestamp_ms = r.timestamp;
+      cr.log_append_time = log_append_time;
+      cr.leader_epoch = h.partition_leader_epoch;
+      if (!r.key.is_null()) cr.key.emplace(r.key.str());
+      if (!r.value.is_null()) cr.value.emplace(r.value.str());
+      if (!r.headers.empty()) {
+        for (const auto& hd : r.headers) {
+          cr.headers.emplace_back(std::string(hd.key), Copy(hd.value));
+        }
+      }
+      d.bytes += RecordBytes(cr);
+    }
+    if (!reader.status().ok()) break;
+    d.fetch_offset = h.last_offset() + 1;
+    if (d.records.size() >= publish_every && !publish(d)) return;
+  }
+  if (!reader.status().ok()) {
+    d.error = absl::DataLossError(absl::StrCat("fetch of ", d.tp.topic, "-", d.tp.partition,
+                                               " at offset ", d.fetch_offset, ": ",
+                                               std::string(reader.status().message())));
+  }
 }
 
 }  // namespace
@@ -105,16 +195,16 @@ void ConsumerImpl::HandleFetch(int32_t node, std::map<TopicPartition, uint64_t> 
                                absl::StatusOr<Reply<protocol::FetchResponse>> reply) {
   bool backoff = false, refresh = false, resets = false;
   int64_t fetched = 0;
+  std::vector<DecodedPartition> work;
   {
     absl::MutexLock l(&mu_);
-    fetching_nodes_.erase(node);
     if (closed_) return;
     if (!reply.ok() || reply->response.error_code != 0) {
       backoff = true;
     } else {
       for (const auto& t : reply->response.responses) {
         for (const auto& p : t.partitions) {
-          const TopicPartition tp{t.topic, p.partition_index};
+          TopicPartition tp{t.topic, p.partition_index};
           auto it = assigned_.find(tp);
           auto ep = epochs.find(tp);
           // Revoked, sought or reset since the request: the answer is stale.
@@ -146,66 +236,44 @@ void ConsumerImpl::HandleFetch(int32_t node, std::map<TopicPartition, uint64_t> 
           ps.high_watermark = p.high_watermark;
           if (!p.records || p.records->empty()) continue;
           fetched += static_cast<int64_t>(p.records->size());
-          // Aborted transactions in range, by first offset.
-          std::multimap<int64_t, int64_t> aborted;  // first offset -> producer id
-          if (options_.isolation_level == IsolationLevel::kReadCommitted && p.aborted_transactions) {
-            for (const auto& a : *p.aborted_transactions) aborted.emplace(a.first_offset, a.producer_id);
-          }
-          std::set<int64_t> open_aborts;
-          protocol::RecordBatchReader reader(*p.records);
-          while (reader.NextBatch()) {
-            const auto& h = reader.header();
-            while (!aborted.empty() && aborted.begin()->first <= h.last_offset()) {
-              open_aborts.insert(aborted.begin()->second);
-              aborted.erase(aborted.begin());
-            }
-            if (h.last_offset() < ps.fetch_offset) continue;
-            if (h.is_control()) {
-              if (reader.NextRecord()) {
-                auto cr = protocol::ParseControlRecord(reader.record());
-                if (cr.ok() && cr->type == protocol::ControlRecordType::kAbort) {
-                  open_aborts.erase(h.producer_id);
-                }
-              }
-              ps.fetch_offset = h.last_offset() + 1;
-              continue;
-            }
-            if (h.is_transactional() && open_aborts.count(h.producer_id)) {
-              ps.fetch_offset = h.last_offset() + 1;
-              continue;
-            }
-            while (reader.NextRecord()) {
-              const auto& r = reader.record();
-              if (r.offset < ps.fetch_offset) continue;
-              ConsumerRecord cr;
-              cr.topic = tp.topic;
-              cr.partition = tp.partition;
-              cr.offset = r.offset;
-              cr.timestamp_ms = r.timestamp;
-              cr.log_append_time = h.timestamp_type() == protocol::TimestampType::kLogAppendTime;
-              cr.leader_epoch = h.partition_leader_epoch;
-              cr.key = Copy(r.key);
-              cr.value = Copy(r.value);
-              for (const auto& hd : r.headers) {
-                cr.headers.emplace_back(std::string(hd.key), Copy(hd.value));
-              }
-              const int64_t bytes = RecordBytes(cr);
-              ps.buffered.push_back(std::move(cr));
-              ps.buffered_bytes += bytes;
-              queued_bytes_ += bytes;
-            }
-            if (!reader.status().ok()) break;
-            ps.fetch_offset = h.last_offset() + 1;
-          }
-          if (!reader.status().ok()) {
-            fatal_ = absl::DataLossError(absl::StrCat("fetch of ", tp.topic, "-", tp.partition,
-                                                      " at offset ", ps.fetch_offset, ": ",
-                                                      std::string(reader.status().message())));
-          }
+          work.push_back(DecodedPartition{.tp = std::move(tp), .epoch = ep->second,
+                                          .fetch_offset = ps.fetch_offset, .data = &p});
         }
       }
     }
+  }
+  // Decoding (CRCs, decompression, a copy of every key and value) runs off
+  // the lock, so that Poll hands out what is already buffered meanwhile,
+  // and its records are queued a Poll's worth at a time. The node stays in
+  // fetching_nodes_ until the end, so no second fetch of these partitions
+  // starts from the old offsets; a Seek, reset or revocation in between
+  // bumps the epoch, and what is left of the partition's answer is dropped.
+  const std::function<bool(DecodedPartition&)> publish = [this](DecodedPartition& d) {
+    absl::MutexLock l(&mu_);
+    if (closed_) return false;
+    auto it = assigned_.find(d.tp);
+    if (it == assigned_.end() || it->second.epoch != d.epoch) return false;
+    PartitionState& ps = it->second;
+    for (ConsumerRecord& r : d.records) ps.buffered.push_back(std::move(r));
+    d.records.clear();
+    ps.buffered_bytes += d.bytes;
+    queued_bytes_ += d.bytes;
+    d.bytes = 0;
+    ps.fetch_offset = d.fetch_offset;
+    if (!d.error.ok()) fatal_ = d.error;
     cv_.SignalAll();
+    return true;
+  };
+  const size_t publish_every = static_cast<size_t>(std::max(1, options_.max_poll_records));
+  for (DecodedPartition& d : work) {
+    DecodeRecords(d, options_.isolation_level == IsolationLevel::kReadCommitted,
+                  options_.check_crcs, publish_every, publish);
+    publish(d);  // the rest, the final fetch_offset and any error
+  }
+  {
+    absl::MutexLock l(&mu_);
+    fetching_nodes_.erase(node);
+    if (closed_) return;
   }
   {
     absl::MutexLock ml(&metrics_mu_);

@@ -157,7 +157,10 @@ absl::StatusOr<BatchFrame> FrameBatch(std::span<const uint8_t> bytes, uint64_t p
 // magic 2 and a CRC-32C matching its contents, in that order, reading no other
 // field. DataLoss (InvalidArgument for a foreign magic) naming `position`, the
 // batch's byte position in its file or response, and what was wrong.
-absl::Status ValidateBatch(std::span<const uint8_t> batch, uint64_t position = 0);
+// `check_crc` false skips the CRC (a consumer's check.crcs=false: the CRC
+// costs a pass over every byte, and TCP and the broker have checked them).
+absl::Status ValidateBatch(std::span<const uint8_t> batch, uint64_t position = 0,
+                           bool check_crc = true);
 
 // CRC-32C of a whole batch as stored in its crc field: from attributes to the
 // end. `batch` holds at least kHeaderSize bytes.

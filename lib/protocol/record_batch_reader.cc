@@ -110,9 +110,12 @@ bool RecordBatchReader::NextBatch() {
     return false;
   }
   const std::span<const uint8_t> batch = rest.first(frame->size);
-  if (absl::Status s = rb::ValidateBatch(batch, position); !s.ok()) return Fail(std::move(s));
+  if (absl::Status s = rb::ValidateBatch(batch, position, options_.verify_crc); !s.ok()) {
+    return Fail(std::move(s));
+  }
 
-  // The CRC held: the header fields are what the producer wrote.
+  // The CRC held (unless verify_crc is off): the header fields are what the
+  // producer wrote.
   const rb::BatchHeader h = rb::ParseBatchHeader(batch.data());
   header_.base_offset = h.base_offset;
   header_.batch_length = h.batch_length;

@@ -281,6 +281,10 @@ struct RecordBatchReaderOptions {
   // Where bytes[0] sits in the enclosing file or response; added to the byte
   // offsets in error messages.
   uint64_t base_position = 0;
+  // False skips each batch's CRC-32C (a consumer's check.crcs=false, as in
+  // librdkafka and Java): the CRC is a pass over every byte, while the
+  // other checks still keep a corrupt batch from being read out of bounds.
+  bool verify_crc = true;
 };
 
 // Walks the batches in a buffer and the records in each, validating as it
@@ -301,8 +305,8 @@ class RecordBatchReader {
   RecordBatchReader(const RecordBatchReader&) = delete;
   RecordBatchReader& operator=(const RecordBatchReader&) = delete;
 
-  // Moves to the next batch, checking its length, magic and CRC-32C before
-  // its other fields. False at the end, at a partial trailing batch, or on
+  // Moves to the next batch, checking its length, magic and CRC-32C (unless
+  // options.verify_crc is false) before its other fields. False at the end, at a partial trailing batch, or on
   // error (see status()).
   bool NextBatch();
   // The current batch (after NextBatch returned true).
