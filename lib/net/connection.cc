@@ -2,6 +2,7 @@
 
 #include <sys/sendfile.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -79,7 +80,10 @@ void Connection::CloseOnStrand(const std::string& why) {
 
 asio::awaitable<void> Connection::ReadLoop() {
   auto self = shared_from_this();
-  std::vector<uint8_t> payload;
+  // Frames are read in bulk: one read takes whatever the socket holds (many
+  // small pipelined requests, or as much of a large one as has arrived), so
+  // a request costs no syscall of its own.
+  ReadBuffer& in = read_buffer_;
   while (!closed_ && !stop_reading_) {
     asio::error_code ec;
     while (slots_.size() >= kMaxInFlight && !closed_) {
@@ -87,27 +91,30 @@ asio::awaitable<void> Connection::ReadLoop() {
       co_await read_resume_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     if (closed_) co_return;
-    uint8_t prefix[protocol::kFrameSizeBytes];
-    co_await asio::async_read(socket_, asio::buffer(prefix),
-                              asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;  // EOF or reset: the client went away
-    absl::StatusOr<size_t> size = protocol::ParseFrameSize(prefix, options_.max_frame_size);
+    bool ok = true;
+    while (ok && in.end - in.begin < protocol::kFrameSizeBytes) {
+      ok = co_await Fill(protocol::kFrameSizeBytes, ec);
+    }
+    if (!ok) break;  // EOF or reset: the client went away
+    absl::StatusOr<size_t> size = protocol::ParseFrameSize(
+        std::span<const uint8_t>(in.data.data() + in.begin, protocol::kFrameSizeBytes),
+        options_.max_frame_size);
     if (!size.ok()) {
       CloseOnStrand(absl::StrCat("bad frame size: ", size.status().message()));
       co_return;
     }
-    payload.resize(*size);
-    co_await asio::async_read(socket_, asio::buffer(payload),
-                              asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
+    const size_t frame = protocol::kFrameSizeBytes + *size;
+    while (ok && in.end - in.begin < frame) ok = co_await Fill(frame, ec);
+    if (!ok) {
       if (ec != asio::error::eof) LogLine(peer_, absl::StrCat("read failed: ", ec.message()));
       else LogLine(peer_, "connection closed inside a frame");
       break;
     }
+    std::span<const uint8_t> payload(in.data.data() + in.begin + protocol::kFrameSizeBytes, *size);
+    in.begin += frame;
     last_activity_ = std::chrono::steady_clock::now();
-    options_.stats->bytes_in.fetch_add(static_cast<int64_t>(*size + protocol::kFrameSizeBytes),
-                                       std::memory_order_relaxed);
-    protocol::Reader r(std::span<const uint8_t>(payload.data(), payload.size()));
+    options_.stats->bytes_in.fetch_add(static_cast<int64_t>(frame), std::memory_order_relaxed);
+    protocol::Reader r(payload);
     absl::StatusOr<protocol::RequestHeader> header = protocol::DecodeRequestHeader(r);
     if (!header.ok()) {
       CloseOnStrand(absl::StrCat("unparsable request header: ", header.status().message()));
@@ -116,9 +123,9 @@ asio::awaitable<void> Connection::ReadLoop() {
     uint64_t seq = next_seq_++;
     slots_.emplace_back();
     ++pending_;
-    Request request{*std::move(header),
-                    std::span<const uint8_t>(payload.data() + r.offset(), payload.size() - r.offset()),
-                    peer_, principal_};
+    // `payload` stays put until the handler returns: the buffer changes only
+    // in Fill, on this coroutine.
+    Request request{*std::move(header), payload.subspan(r.offset()), peer_, principal_};
     handler_->Handle(request, [self, seq](absl::StatusOr<Response> response) {
       asio::post(self->strand_, [self, seq, response = std::move(response)]() mutable {
         self->Complete(seq, std::move(response));
@@ -130,6 +137,24 @@ asio::awaitable<void> Connection::ReadLoop() {
   // Once the writer has sent what is queued it closes the connection.
   stop_reading_ = true;
   if (slots_.empty()) CloseOnStrand("");
+}
+
+asio::awaitable<bool> Connection::Fill(size_t want, asio::error_code& ec) {
+  ReadBuffer& in = read_buffer_;
+  if (in.begin == in.end) in.begin = in.end = 0;
+  if (in.data.size() - in.begin < want || in.data.size() - in.end < kReadChunk / 4) {
+    std::memmove(in.data.data(), in.data.data() + in.begin, in.end - in.begin);
+    in.end -= in.begin;
+    in.begin = 0;
+    // Grown for the largest frame seen and kept (as the per-frame buffer
+    // was before): a stream of 1 MB produce requests reallocates nothing.
+    if (in.data.size() < want) in.data.resize(std::max(want, kReadChunk));
+  }
+  size_t n = co_await socket_.async_read_some(
+      asio::buffer(in.data.data() + in.end, in.data.size() - in.end),
+      asio::redirect_error(asio::use_awaitable, ec));
+  in.end += n;
+  co_return !ec;
 }
 
 void Connection::Complete(uint64_t seq, absl::StatusOr<Response> response) {
@@ -148,27 +173,50 @@ void Connection::Complete(uint64_t seq, absl::StatusOr<Response> response) {
 
 asio::awaitable<void> Connection::WriteLoop() {
   auto self = shared_from_this();
+  std::vector<Response> batch;
+  std::vector<asio::const_buffer> gather;
   while (!closed_ && !slots_.empty() && slots_.front().response.has_value()) {
-    Response response = std::move(*slots_.front().response);
-    slots_.pop_front();
-    ++first_seq_;
-    read_resume_.cancel();
-    for (const Response::Chunk& chunk : response.chunks) {
-      if (closed_) co_return;
-      if (const auto* bytes = std::get_if<ByteBuffer>(&chunk)) {
-        asio::error_code ec;
-        co_await asio::async_write(socket_, asio::buffer(bytes->data(), bytes->size()),
-                                   asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-          CloseOnStrand(absl::StrCat("write failed: ", ec.message()));
-          co_return;
-        }
-      } else if (!co_await WriteFileRange(std::get<FileRange>(chunk))) {
-        co_return;
-      }
+    // Every answered request at the front goes out together: the in-memory
+    // chunks of consecutive responses in one gathered write (writev), so
+    // pipelined small responses cost one syscall, not one each. File ranges
+    // go out with sendfile between them, in order.
+    batch.clear();
+    size_t bytes = 0;
+    while (!slots_.empty() && slots_.front().response.has_value() &&
+           batch.size() < kMaxGatheredResponses && bytes < kMaxGatheredBytes) {
+      batch.push_back(std::move(*slots_.front().response));
+      bytes += static_cast<size_t>(batch.back().size());
+      slots_.pop_front();
+      ++first_seq_;
     }
-    options_.stats->bytes_out.fetch_add(response.size(), std::memory_order_relaxed);
-    --pending_;
+    read_resume_.cancel();
+    gather.clear();
+    asio::error_code ec;
+    for (const Response& response : batch) {
+      for (const Response::Chunk& chunk : response.chunks) {
+        if (const auto* buf = std::get_if<ByteBuffer>(&chunk)) {
+          if (buf->size() > 0) gather.emplace_back(buf->data(), buf->size());
+          continue;
+        }
+        if (!gather.empty()) {
+          co_await asio::async_write(socket_, gather, asio::redirect_error(asio::use_awaitable, ec));
+          gather.clear();
+          if (ec) break;
+        }
+        if (closed_ || !co_await WriteFileRange(std::get<FileRange>(chunk))) co_return;
+      }
+      if (ec) break;
+    }
+    if (!ec && !gather.empty()) {
+      co_await asio::async_write(socket_, gather, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (closed_) co_return;
+    if (ec) {
+      CloseOnStrand(absl::StrCat("write failed: ", ec.message()));
+      co_return;
+    }
+    options_.stats->bytes_out.fetch_add(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+    pending_ -= static_cast<int64_t>(batch.size());
     last_activity_ = std::chrono::steady_clock::now();
   }
   writing_ = false;

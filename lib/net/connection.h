@@ -1,9 +1,10 @@
-// Connection: one client socket. A reader coroutine reads frames back to
-// back and hands each request to the handler; every request gets a slot in
-// an ordered response queue, and a writer coroutine sends filled slots from
-// the front only, so responses leave in request order whatever order the
-// handlers finish in. Record data in FileRange chunks goes out with
-// sendfile(2).
+// Connection: one client socket. A reader coroutine reads the socket in
+// bulk, cuts the frames out of its buffer and hands each request to the
+// handler; every request gets a slot in an ordered response queue, and a
+// writer coroutine sends filled slots from the front only (all that are
+// ready in one gathered write), so responses leave in request order
+// whatever order the handlers finish in. Record data in FileRange chunks
+// goes out with sendfile(2).
 //
 // Threads: all state is touched on the connection's strand; handlers'
 // completions may run on any thread and post back to it.
@@ -16,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <asio.hpp>
 
@@ -42,6 +44,13 @@ struct ConnectionOptions {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   static constexpr size_t kMaxInFlight = 128;
+  // Bytes a read asks the socket for (the read buffer's resting size).
+  static constexpr size_t kReadChunk = 64 * 1024;
+  // One gathered write takes at most this many responses or bytes, so a
+  // burst of answers does not hold back reading (the reader waits for
+  // slots) for long.
+  static constexpr size_t kMaxGatheredResponses = 64;
+  static constexpr size_t kMaxGatheredBytes = 4 * 1024 * 1024;
 
   Connection(asio::ip::tcp::socket socket, ConnectionOptions options, RequestHandler* handler,
              ConnectionRegistry* registry);
@@ -59,7 +68,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::optional<Response> response;
   };
 
+  // Unparsed bytes read from the socket: data[begin, end).
+  struct ReadBuffer {
+    std::vector<uint8_t> data = std::vector<uint8_t>(kReadChunk);
+    size_t begin = 0;
+    size_t end = 0;
+  };
+
   asio::awaitable<void> ReadLoop();
+  // Reads once (at least one byte, or an error in `ec`: false) into the read
+  // buffer, first making room for `want` bytes from its begin.
+  asio::awaitable<bool> Fill(size_t want, asio::error_code& ec);
   asio::awaitable<void> WriteLoop();
   asio::awaitable<void> IdleWatchdog();
   asio::awaitable<bool> WriteFileRange(const FileRange& range);
@@ -76,6 +95,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string principal_ = "User:ANONYMOUS";  // until SASL exists
 
   // Strand state.
+  ReadBuffer read_buffer_;  // the reader's only
   std::deque<Slot> slots_;   // slots_[0] is request number first_seq_
   uint64_t first_seq_ = 0;
   uint64_t next_seq_ = 0;
