@@ -596,6 +596,29 @@ TEST_CASE("Any flipped byte covered by the CRC is detected", "[record_batch][cor
   }
 }
 
+TEST_CASE("verify_crc=false reads a batch whose CRC does not match", "[record_batch][corrupt]") {
+  const Bytes good = HandMadeBatch();
+  const ReadResult want = ReadAll(good);
+  REQUIRE(want.status.ok());
+  Bytes bad_crc = good;
+  bad_crc[17] ^= 0x01;  // the crc field itself
+  Bytes bad_value = good;
+  bad_value[good.size() - 2] ^= 0x01;  // inside the last record
+  for (const Bytes* b : {&bad_crc, &bad_value}) {
+    CHECK(ReadAll(*b).status.code() == absl::StatusCode::kDataLoss);
+    const ReadResult r = ReadAll(*b, {.verify_crc = false});
+    INFO(r.status);
+    CHECK(r.status.ok());
+    CHECK(r.offsets == want.offsets);
+    REQUIRE(r.records.size() == want.records.size());
+  }
+  // The other checks still hold without the CRC: a wrong magic is refused.
+  Bytes bad_magic = good;
+  bad_magic[16] = 1;
+  CHECK(ReadAll(bad_magic, {.verify_crc = false}).status.code() ==
+        absl::StatusCode::kInvalidArgument);
+}
+
 // A hand-made batch damaged by `damage`, with the CRC recomputed so the
 // damage reaches the record parser.
 absl::Status ReadDamaged(const std::function<void(Bytes&)>& damage) {
