@@ -31,7 +31,8 @@ struct PendingFetch {
   Request request;  // body emptied: it is not valid past the handler
   FetchRequest fetch;
   Respond respond;
-  FetchSessionCache* sessions;
+  // Shared: a parked fetch may answer while the broker is being torn down.
+  std::shared_ptr<FetchSessionCache> sessions;
   FetchContext session;  // fetch.topics is session.topics
   std::atomic<bool> done{false};
   absl::Mutex mu;
@@ -127,8 +128,8 @@ void Finish(const std::shared_ptr<PendingFetch>& f) {
   f->respond(Answer(*f, read));
 }
 
-void HandleFetch(BrokerContext* ctx, FetchSessionCache* sessions, const Request& request,
-                 Respond respond) {
+void HandleFetch(BrokerContext* ctx, const std::shared_ptr<FetchSessionCache>& sessions,
+                 const Request& request, Respond respond) {
   absl::StatusOr<FetchRequest> req = DecodeBody<FetchRequest>(request);
   if (!req.ok()) return respond(req.status());
   auto f = std::make_shared<PendingFetch>();
@@ -190,7 +191,7 @@ void RegisterFetchHandler(BrokerContext* ctx) {
   auto sessions = std::make_shared<FetchSessionCache>(ctx->config.fetch_session_cache_slots);
   ctx->router->Register(FetchRequest::kApiKey, 4, 12,
                         [ctx, sessions](const Request& r, Respond d) {
-                          HandleFetch(ctx, sessions.get(), r, std::move(d));
+                          HandleFetch(ctx, sessions, r, std::move(d));
                         });
 }
 
