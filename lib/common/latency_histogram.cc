@@ -50,7 +50,8 @@ int64_t LatencyHistogram::Percentile(double q) const {
   for (const auto& b : buckets_) total += b.load(std::memory_order_relaxed);
   if (total == 0) return 0;
   q = std::clamp(q, 0.0, 1.0);
-  int64_t rank = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(q * static_cast<double>(total))));
+  int64_t rank =
+      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(q * static_cast<double>(total))));
   int64_t seen = 0;
   for (int i = 0; i < kBuckets; ++i) {
     seen += buckets_[i].load(std::memory_order_relaxed);
