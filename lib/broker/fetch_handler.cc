@@ -38,6 +38,7 @@ struct PendingFetch {
   absl::Mutex mu;
   std::vector<std::pair<std::shared_ptr<Partition>, storage::WatchId>> watches ABSL_GUARDED_BY(mu);
   group::TimerId timer = 0;
+  int64_t deadline_ms = 0;  // when max_wait_ms runs out
 };
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
@@ -116,16 +117,62 @@ absl::StatusOr<Response> Answer(PendingFetch& f, FetchRead& read) {
   return read.builder.Finish(f.request, read.resp);
 }
 
-void Finish(const std::shared_ptr<PendingFetch>& f) {
+void CancelWatches(PendingFetch& f) {
+  absl::MutexLock l(&f.mu);
+  for (auto& [p, id] : f.watches) p->log->CancelWatch(id);
+  f.watches.clear();
+}
+
+void Answer(const std::shared_ptr<PendingFetch>& f, FetchRead& read) {
   if (f->done.exchange(true)) return;
   f->ctx->timers->Cancel(f->timer);
-  {
-    absl::MutexLock l(&f->mu);
-    for (auto& [p, id] : f->watches) p->log->CancelWatch(id);
-    f->watches.clear();
-  }
-  FetchRead read = ReadAll(*f);
+  CancelWatches(*f);
   f->respond(Answer(*f, read));
+}
+
+// The max_wait_ms timer: answers with whatever there is.
+void Finish(const std::shared_ptr<PendingFetch>& f) {
+  if (f->done) return;
+  FetchRead read = ReadAll(*f);
+  Answer(f, read);
+}
+
+void WatchPartitions(const std::shared_ptr<PendingFetch>& f);
+
+// A watched partition grew. Answers when min_bytes are there; otherwise
+// parks again until the next append or the timer. Also covers the moment
+// the log's end moved but the high watermark (what a fetch may read) was
+// not yet: the append wakes watchers before the partition's high watermark
+// follows. Runs on the timer thread, like Finish, so the two never overlap.
+void OnData(const std::shared_ptr<PendingFetch>& f) {
+  if (f->done) return;
+  FetchRead read = ReadAll(*f);
+  if (read.total >= std::max(f->fetch.min_bytes, 1) || NowMs() >= f->deadline_ms) {
+    Answer(f, read);
+    return;
+  }
+  CancelWatches(*f);
+  WatchPartitions(f);
+}
+
+// Watches every partition for data past both the fetch offset and what the
+// high watermark already allows (so a fetch short of min_bytes waits for the
+// next append instead of waking again at once).
+void WatchPartitions(const std::shared_ptr<PendingFetch>& f) {
+  for (const auto& topic : f->fetch.topics) {
+    for (const auto& fp : topic.partitions) {
+      std::shared_ptr<Partition> p = f->ctx->topics->FindPartition(topic.topic, fp.partition);
+      if (p == nullptr) continue;
+      const int64_t seen = std::max(fp.fetch_offset, p->high_watermark.load());
+      // The callback runs on the appending thread (or inline): hop to the
+      // timer thread before reading.
+      storage::WatchId id = p->log->WatchOffset(seen, [f](absl::Status) {
+        if (!f->done) f->ctx->timers->Schedule(0, [f] { OnData(f); });
+      });
+      absl::MutexLock l(&f->mu);
+      f->watches.emplace_back(p, id);
+    }
+  }
 }
 
 void HandleFetch(BrokerContext* ctx, const std::shared_ptr<FetchSessionCache>& sessions,
@@ -167,21 +214,10 @@ void HandleFetch(BrokerContext* ctx, const std::shared_ptr<FetchSessionCache>& s
     f->respond(Answer(*f, first));
     return;
   }
-  // Park. The first wake-up answers; the others find `done` set.
+  // Park. The answering wake-up sets `done`; later ones find it set.
+  f->deadline_ms = NowMs() + f->fetch.max_wait_ms;
   f->timer = ctx->timers->Schedule(f->fetch.max_wait_ms, [f] { Finish(f); });
-  for (const auto& topic : f->fetch.topics) {
-    for (const auto& fp : topic.partitions) {
-      std::shared_ptr<Partition> p = ctx->topics->FindPartition(topic.topic, fp.partition);
-      if (p == nullptr) continue;
-      // The callback runs on the appending thread (or inline): hop to the
-      // timer thread before reading.
-      storage::WatchId id = p->log->WatchOffset(fp.fetch_offset, [f](absl::Status) {
-        if (!f->done) f->ctx->timers->Schedule(0, [f] { Finish(f); });
-      });
-      absl::MutexLock l(&f->mu);
-      f->watches.emplace_back(p, id);
-    }
-  }
+  WatchPartitions(f);
 }
 
 }  // namespace

@@ -94,12 +94,17 @@ void ThreadTimerService::Run() {
     auto it = timers_.begin();
     const int64_t now = NowMs();
     if (it == timers_.end() || it->first.first > now) {
-      // Wakes on stop, on a new earliest timer (Schedule changes timers_),
-      // or at the earliest deadline; 100 ms caps the wait so a timer added
-      // with an earlier deadline is never late by more than that.
-      const int64_t wait =
-          it == timers_.end() ? 100 : std::min<int64_t>(it->first.first - now, 100);
-      mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(wait));
+      // Sleeps until the earliest deadline (at most 100 ms, a guard against
+      // clock steps) and wakes at once on stop or when Schedule adds a timer
+      // due sooner: the condition is re-checked whenever another thread
+      // releases mu_. A long-poll fetch woken by new data schedules itself
+      // with delay 0 and must not wait out the sleep.
+      const int64_t until =
+          it == timers_.end() ? now + 100 : std::min<int64_t>(it->first.first, now + 100);
+      auto stop_or_sooner = [this, until]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || (!timers_.empty() && timers_.begin()->first.first < until);
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&stop_or_sooner), absl::Milliseconds(until - now));
       continue;
     }
     std::function<void()> fn = std::move(it->second);
