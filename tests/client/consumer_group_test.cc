@@ -84,7 +84,9 @@ void GroupScenario(const std::string& bootstrap, const std::string& topic) {
   const auto a_had = a->owned(), c_had = c->owned();
   const size_t a_revoked = a->revoked().size(), c_revoked = c->revoked().size();
   INFO("b leaves");
-  REQUIRE(b->Stop(absl::Seconds(10)).ok());
+  const absl::Status b_closed = b->Stop(absl::Seconds(10));
+  INFO("b's Close: " << b_closed.ToString());  // a commit at close can fail under load
+  REQUIRE(b_closed.ok());
   RequireSplit({a.get(), c.get()}, 3);
   for (const auto& tp : a_had) CHECK(a->owned().count(tp) == 1);
   for (const auto& tp : c_had) CHECK(c->owned().count(tp) == 1);
