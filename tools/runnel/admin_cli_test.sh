@@ -12,22 +12,14 @@ runnel=$1
 broker_bin=$2
 dir=$(mktemp -d /tmp/runnel-admin-cli-XXXXXX)
 pid=
+source "$(dirname "$0")/cli_test_broker.sh"
 cleanup() {
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
+  stop_broker
   rm -rf "$dir"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- broker log"; tail -20 "$dir/broker.log"; exit 1; }
 
-"$broker_bin" --listen 127.0.0.1:0 --data-dir "$dir/data" 2>"$dir/broker.log" &
-pid=$!
-b=
-for _ in $(seq 100); do
-  b=$(sed -n 's/.*bootstrap \([0-9.]*:[0-9]*\).*/\1/p' "$dir/broker.log" | head -1)
-  [[ -n $b ]] && break
-  sleep 0.1
-done
-[[ -n $b ]] || fail "runnel-broker did not start"
+start_broker
 
 out=$("$runnel" topics create -b "$b" -t orders --partitions 3 --config 'retention.ms=3600000') \
   || fail "create: $out"

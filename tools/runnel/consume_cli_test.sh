@@ -15,13 +15,13 @@ broker_bin=$2
 dir=$(mktemp -d /tmp/runnel-consume-cli-XXXXXX)
 pid=
 consumer=
+source "$(dirname "$0")/cli_test_broker.sh"
 cleanup() {
   if [[ -n $consumer ]] && kill -0 "$consumer" 2>/dev/null; then kill -KILL "$consumer"; fi
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
+  stop_broker
   rm -rf "$dir"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- broker log"; tail -20 "$dir/broker.log"; exit 1; }
 # Runs a command that must fail with a usage message; $1 is what stderr names.
 expect_error() {
   local want=$1 rc=0
@@ -33,16 +33,7 @@ expect_error() {
 
 # No initial rebalance delay: each group run would otherwise wait 3 s to join.
 echo "group.initial.rebalance.delay.ms=0" >"$dir/broker.properties"
-"$broker_bin" --listen 127.0.0.1:0 --data-dir "$dir/data" --config "$dir/broker.properties" \
-  2>"$dir/broker.log" &
-pid=$!
-b=
-for _ in $(seq 100); do
-  b=$(sed -n 's/.*bootstrap \([0-9.]*:[0-9]*\).*/\1/p' "$dir/broker.log" | head -1)
-  [[ -n $b ]] && break
-  sleep 0.1
-done
-[[ -n $b ]] || fail "runnel-broker did not start"
+start_broker "$dir/broker.properties"
 
 "$runnel" topics create -b "$b" -t orders --partitions 2 >/dev/null || fail "create"
 printf 'k1:v1\nk2:v2\nk3:v3\n' | "$runnel" produce -b "$b" -t orders -p 0 -K : || fail "produce 0"
