@@ -162,6 +162,33 @@ TEST_CASE("a long-poll fetch answers when data arrives", "[broker]") {
   CHECK(empty.responses[0].partitions[0].records->empty());
 }
 
+TEST_CASE("a long-poll fetch waits for min_bytes and answers at the append that brings them",
+          "[broker]") {
+  BrokerFixture f;
+  RawClient consumer(f.port());
+  RawClient producer(f.port());
+  CreateTopic(producer, "minb", 1);
+  const std::vector<uint8_t> small = MakeBatch({"s"});
+  const std::vector<uint8_t> large = MakeBatch({std::string(4000, 'L')});
+  protocol::FetchRequest req;
+  req.max_wait_ms = 10000;
+  // More than the small batch, less than both together.
+  req.min_bytes = static_cast<int32_t>(small.size() + 100);
+  req.topics.push_back({"minb", {{0, -1, 0, -1, -1, 1 << 20, {}}}, {}});
+  consumer.Send(req, 12, 61);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Produce(producer, "minb", 0, small);
+  // The small batch alone wakes the fetch but does not answer it.
+  CHECK(!consumer.ReadFrame(500).has_value());
+  const auto start = std::chrono::steady_clock::now();
+  Produce(producer, "minb", 0, large);
+  auto resp = consumer.Receive<protocol::FetchResponse>(12, 61);
+  // Well before max_wait_ms: the append answered it, not the timer.
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+  CHECK(Values(*resp.responses[0].partitions[0].records) ==
+        std::vector<std::string>{"s", std::string(4000, 'L')});
+}
+
 TEST_CASE("list offsets: earliest, latest, by timestamp", "[broker]") {
   BrokerFixture f;
   RawClient c(f.port());
