@@ -52,6 +52,7 @@
 #include "absl/time/time.h"
 #include "runnel/broker.h"
 #include "runnel/consumer.h"
+#include "broker_child.h"
 
 namespace {
 
@@ -288,49 +289,19 @@ int64_t Retained(const std::string& bootstrap, const std::string& topic) {
   return total;
 }
 
-// Starts a broker in a child process and returns its pid and bootstrap
-// address (read from a pipe), or pid -1. The mock gets the topics up front
-// (it serves no CreateTopics); runnel-broker auto-creates them with
-// kPartitions partitions.
+// The mock (its topics made up front: it serves no CreateTopics) or
+// runnel-broker (auto-creating them with kPartitions partitions) in a child
+// process: its pid and bootstrap address, or pid -1.
 std::pair<pid_t, std::string> StartChild(bool mock, const std::string& dir) {
-  int fds[2];
-  if (pipe(fds) != 0) return {-1, ""};
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    std::string bootstrap;
-    if (mock) {
-      char err[256];
-      rd_kafka_conf_t* conf = rd_kafka_conf_new();
-      rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
-      rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-      rd_kafka_mock_cluster_t* mc = rd_kafka_mock_cluster_new(rk, 1);
-      for (size_t size : kSizes) {
-        for (const char* codec : kCodecs) {
-          rd_kafka_mock_topic_create(mc, TopicName(size, codec).c_str(), kPartitions, 1);
-        }
-      }
-      bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
-      (void)!write(fds[1], bootstrap.data(), bootstrap.size());
-      close(fds[1]);
-      for (;;) pause();
-    }
-    runnel::BrokerOptions bo;
-    bo.port = 0;
-    bo.data_dir = dir;
-    bo.properties["num.partitions"] = std::to_string(kPartitions);
-    auto broker = runnel::Broker::Start(bo);
-    if (broker.ok()) bootstrap = (*broker)->bootstrap_address();
-    (void)!write(fds[1], bootstrap.data(), bootstrap.size());
-    close(fds[1]);
-    if (!broker.ok()) _exit(1);
-    for (;;) pause();
+  runnel::bench::BrokerChildOptions o;
+  o.mock = mock;
+  for (size_t size : kSizes) {
+    for (const char* codec : kCodecs) o.mock_topics.push_back({TopicName(size, codec), kPartitions});
   }
-  close(fds[1]);
-  char buf[256];
-  ssize_t n = read(fds[0], buf, sizeof buf);
-  close(fds[0]);
-  return {pid, n > 0 ? std::string(buf, static_cast<size_t>(n)) : ""};
+  o.data_dir = dir;
+  o.properties["num.partitions"] = std::to_string(kPartitions);
+  runnel::bench::BrokerChild child = runnel::bench::StartBrokerChild(o);
+  return {child.pid, child.bootstrap};
 }
 
 double Median(std::vector<double> v) {

@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "runnel/broker.h"
 #include "runnel/producer.h"
+#include "broker_child.h"
 
 namespace {
 
@@ -143,45 +144,20 @@ Result RunRdkafka(const Settings& s) {
   return r;
 }
 
-// Starts a broker in a child process and returns its pid and bootstrap
-// address (read from a pipe), or pid -1.
+// The mock or runnel-broker (3 partitions a topic) in a child process: its
+// pid and bootstrap address, or pid -1.
 std::pair<pid_t, std::string> StartChild(bool mock) {
-  int fds[2];
-  if (pipe(fds) != 0) return {-1, ""};
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    std::string bootstrap;
-    if (mock) {
-      char err[256];
-      rd_kafka_conf_t* conf = rd_kafka_conf_new();
-      rd_kafka_conf_set(conf, "log_level", "0", err, sizeof err);
-      rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-      rd_kafka_mock_cluster_t* mc = rd_kafka_mock_cluster_new(rk, 1);
-      rd_kafka_mock_topic_create(mc, "bench", 3, 1);
-      bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
-      (void)!write(fds[1], bootstrap.data(), bootstrap.size());
-      close(fds[1]);
-      for (;;) pause();
-    }
+  runnel::bench::BrokerChildOptions o;
+  o.mock = mock;
+  o.mock_topics = {{"bench", 3}};
+  if (!mock) {
     char dir[] = "/tmp/runnel-producer-bench-XXXXXX";
-    if (mkdtemp(dir) == nullptr) _exit(1);
-    runnel::BrokerOptions bo;
-    bo.port = 0;
-    bo.data_dir = dir;
-    bo.properties["num.partitions"] = "3";
-    auto broker = runnel::Broker::Start(bo);
-    if (broker.ok()) bootstrap = (*broker)->bootstrap_address();
-    (void)!write(fds[1], bootstrap.data(), bootstrap.size());
-    close(fds[1]);
-    if (!broker.ok()) _exit(1);
-    for (;;) pause();
+    if (mkdtemp(dir) == nullptr) return {-1, ""};
+    o.data_dir = dir;
+    o.properties["num.partitions"] = "3";
   }
-  close(fds[1]);
-  char buf[256];
-  ssize_t n = read(fds[0], buf, sizeof buf);
-  close(fds[0]);
-  return {pid, n > 0 ? std::string(buf, static_cast<size_t>(n)) : ""};
+  runnel::bench::BrokerChild child = runnel::bench::StartBrokerChild(o);
+  return {child.pid, child.bootstrap};
 }
 
 }  // namespace
