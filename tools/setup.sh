@@ -156,7 +156,8 @@ run_fuzzers() {
   local dir="$1"
   local found=0
   for fuzzer in "$dir"/tests/fuzz/fuzz_*; do
-    [ -x "$fuzzer" ] || continue
+    # Executables only: meson's fuzz_*.p object directories match too.
+    [ -f "$fuzzer" ] && [ -x "$fuzzer" ] || continue
     found=1
     local name corpus
     name="$(basename "$fuzzer")"
