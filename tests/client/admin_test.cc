@@ -15,6 +15,7 @@
 #include "runnel/consumer.h"
 #include "runnel/producer.h"
 #include "runnel/protocol/error_code.h"
+#include "tests/broker/broker_fixture.h"
 
 namespace runnel {
 namespace {
@@ -22,31 +23,10 @@ namespace {
 using protocol::ErrorCode;
 using protocol::ErrorCodeFromStatus;
 
-struct TempBroker {
-  std::string dir;
-  std::unique_ptr<Broker> broker;
-
-  TempBroker() {
-    char tmpl[] = "/tmp/runnel-admin-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
-    BrokerOptions o;
-    o.port = 0;
-    o.data_dir = dir;
-    o.io_threads = 1;
-    o.properties["num.partitions"] = "2";
-    o.properties["offsets.topic.num.partitions"] = "2";
-    auto b = Broker::Start(o);
-    INFO(b.status().ToString());
-    REQUIRE(b.ok());
-    broker = std::move(*b);
-  }
-  ~TempBroker() {
-    if (broker) (void)broker->Stop(absl::Seconds(5));
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-};
+// The shared in-process broker fixture, with this file's topic defaults.
+std::map<std::string, std::string> BrokerProperties() {
+  return {{"num.partitions", "2"}, {"offsets.topic.num.partitions", "2"}};
+}
 
 std::unique_ptr<Admin> MakeAdmin(const std::string& bootstrap) {
   AdminOptions o;
@@ -83,8 +63,8 @@ void Produce(const std::string& bootstrap, const std::string& topic, int32_t par
 }
 
 TEST_CASE("admin: create, list, describe, grow and delete topics with per-topic errors") {
-  TempBroker b;
-  auto admin = MakeAdmin(b.broker->bootstrap_address());
+  broker::testing::BrokerFixture b(BrokerProperties());
+  auto admin = MakeAdmin(b.broker().bootstrap_address());
 
   auto cluster = admin->DescribeCluster();
   REQUIRE(cluster.ok());
@@ -176,8 +156,8 @@ TEST_CASE("admin: create, list, describe, grow and delete topics with per-topic 
 }
 
 TEST_CASE("admin: describe, alter and incrementally alter topic configs") {
-  TempBroker b;
-  auto admin = MakeAdmin(b.broker->bootstrap_address());
+  broker::testing::BrokerFixture b(BrokerProperties());
+  auto admin = MakeAdmin(b.broker().bootstrap_address());
   REQUIRE(admin->CreateTopics({NewTopic{.name = "t", .partitions = 1}}).ok());
   const ConfigResource topic{ConfigResourceType::kTopic, "t"};
   const ConfigResource missing{ConfigResourceType::kTopic, "missing"};
@@ -253,8 +233,8 @@ TEST_CASE("admin: describe, alter and incrementally alter topic configs") {
 }
 
 TEST_CASE("admin: list offsets and delete records on partition leaders") {
-  TempBroker b;
-  const std::string bootstrap = b.broker->bootstrap_address();
+  broker::testing::BrokerFixture b(BrokerProperties());
+  const std::string bootstrap = b.broker().bootstrap_address();
   auto admin = MakeAdmin(bootstrap);
   REQUIRE(admin->CreateTopics({NewTopic{.name = "t", .partitions = 2}}).ok());
   // Timestamps 1000..1009, the largest at offset 9.
@@ -302,8 +282,8 @@ TEST_CASE("admin: list offsets and delete records on partition leaders") {
 }
 
 TEST_CASE("admin: consumer groups: offsets, list, describe, delete") {
-  TempBroker b;
-  const std::string bootstrap = b.broker->bootstrap_address();
+  broker::testing::BrokerFixture b(BrokerProperties());
+  const std::string bootstrap = b.broker().bootstrap_address();
   auto admin = MakeAdmin(bootstrap);
   REQUIRE(admin->CreateTopics({NewTopic{.name = "t", .partitions = 2}}).ok());
   Produce(bootstrap, "t", 0, 5, 1000);
@@ -394,8 +374,8 @@ TEST_CASE("admin: consumer groups: offsets, list, describe, delete") {
 }
 
 TEST_CASE("admin: calls from several threads at once") {
-  TempBroker b;
-  auto admin = MakeAdmin(b.broker->bootstrap_address());
+  broker::testing::BrokerFixture b(BrokerProperties());
+  auto admin = MakeAdmin(b.broker().bootstrap_address());
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int i = 0; i < 4; ++i) {

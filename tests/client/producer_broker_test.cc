@@ -14,36 +14,15 @@
 #include "runnel/broker.h"
 #include "runnel/producer.h"
 #include "tests/client/rdkafka_consumer.h"
+#include "tests/broker/broker_fixture.h"
 
 namespace runnel::client {
 namespace {
 
 using std::chrono::milliseconds;
 
-struct TempBroker {
-  std::string dir;
-  std::unique_ptr<Broker> broker;
-
-  TempBroker() {
-    char tmpl[] = "/tmp/runnel-client-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
-    BrokerOptions o;
-    o.port = 0;
-    o.data_dir = dir;
-    o.io_threads = 1;
-    o.properties["num.partitions"] = "3";
-    auto b = Broker::Start(o);
-    INFO(b.status().ToString());
-    REQUIRE(b.ok());
-    broker = std::move(*b);
-  }
-  ~TempBroker() {
-    if (broker) (void)broker->Stop(absl::Seconds(5));
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-};
+// The shared in-process broker fixture, with this file's topic defaults.
+std::map<std::string, std::string> BrokerProperties() { return {{"num.partitions", "3"}}; }
 
 ProducerOptions Options(const std::string& bootstrap) {
   ProducerOptions o;
@@ -56,8 +35,8 @@ ProducerOptions Options(const std::string& bootstrap) {
 }
 
 TEST_CASE("runnel-broker: idempotent produce with codecs, read back by librdkafka") {
-  TempBroker b;
-  const std::string bootstrap = b.broker->bootstrap_address();
+  broker::testing::BrokerFixture b(BrokerProperties());
+  const std::string bootstrap = b.broker().bootstrap_address();
   for (const char* codec : {"none", "zstd", "lz4"}) {
     DYNAMIC_SECTION("compression " << codec) {
       const std::string topic = std::string("rb-") + codec;  // auto-created, 3 partitions
@@ -105,13 +84,13 @@ TEST_CASE("runnel-broker: idempotent produce with codecs, read back by librdkafk
 }
 
 TEST_CASE("runnel-broker: Close returns in time after the broker stopped") {
-  TempBroker b;
-  ProducerOptions o = Options(b.broker->bootstrap_address());
+  broker::testing::BrokerFixture b(BrokerProperties());
+  ProducerOptions o = Options(b.broker().bootstrap_address());
   o.client.request_timeout = absl::Seconds(30);
   auto producer = Producer::Create(o);
   REQUIRE(producer.ok());
   REQUIRE((*producer)->Send(ProducerRecord{.topic = "stop", .value = "first"}).get().ok());
-  REQUIRE(b.broker->Stop(absl::Seconds(5)).ok());
+  REQUIRE(b.broker().Stop(absl::Seconds(5)).ok());
   std::atomic<int> failed{0};
   for (int i = 0; i < 50; ++i) {
     REQUIRE((*producer)->Send(ProducerRecord{.topic = "stop", .value = "x"},
