@@ -1,26 +1,40 @@
-// broker_bench: producers (librdkafka's and runnel::Producer) and a
-// librdkafka consumer against runnel::Broker (in a child process, data on
-// disk) and, in the same run, against librdkafka's in-memory mock cluster as
-// the baseline. Prints, per target, message size (100 B, 1 KiB), acks (1,
-// all; linger.ms=5) and producer:
+// broker_bench: producers (librdkafka's and runnel::Producer) and
+// consumers (librdkafka's and runnel::Consumer) against runnel::Broker (data
+// on disk) and, in the same run, against librdkafka's in-memory mock cluster
+// as the baseline, each broker in a child process of its own. Prints, per
+// target, message size (100 B, 1 KiB), acks (1, all; linger.ms=5) and
+// producer:
 //   produce msgs/s and MB/s, produce latency p50/p99/p99.9 (enqueue to
 //   delivery report) at full speed and at half of that rate, and consume
-//   msgs/s and MB/s of what librdkafka produced with acks=1;
-// then the broker's RSS with 1,000 idle partitions.
+//   msgs/s and MB/s of what librdkafka produced with acks=1, by each
+//   consumer;
+// each with the broker's CPU seconds per million messages (the child's
+// threads, from /proc: whether the broker or the client is the limit) and,
+// for runnel-broker, its own Produce request times (arrival to response
+// ready, from its metrics histogram: the broker's share of the latency, as
+// bucket bounds); then the broker's RSS with 1,000 idle partitions.
 //
-//   broker_bench [--messages N] [--partitions P] [--skip-mock] [--skip-rss]
-//                [--skip-runnel-producer]
+//   broker_bench [--messages N] [--partitions P] [--consume-reps R]
+//                [--skip-mock] [--skip-rss] [--skip-runnel-producer]
+//                [--skip-runnel-consumer]
 //
 // Both producers batch alike: linger.ms=5, batch.size 1,000,000 bytes
 // (librdkafka's default, and at most 10,000 messages a batch), no
 // idempotence, no compression, a queue far above what is in flight, so
-// the client is not the limit before the broker is. The consumer asks for
-// 10 MB a partition and 50 MB a fetch and takes messages 10,000 at a time.
+// the client is not the limit before the broker is. Both consumers ask for
+// 10 MB a partition and 50 MB a fetch (min 1 byte, max wait 500 ms), keep up
+// to 64 MB prefetched, skip CRC checks (librdkafka's default) and take
+// messages 10,000 at a time; R repetitions, alternating which goes first.
+// The mock keeps only the last ~5 MB of a partition: consumers read what it
+// retained (the high minus low watermarks).
 //
-// The broker runs in a forked child (fork before any thread exists) so that
-// its RSS is its own and the clients' threads are not in its process.
+// The brokers run in forked children (fork before any thread exists) so that
+// their RSS and CPU are their own and the clients' threads are not in their
+// process. Topics on the mock are made at its start (it serves no
+// CreateTopics), so topic names follow the run plan.
 // Aims (issue 4): >= 1 M 100-byte msgs/s, p99 < 5 ms at half peak,
 // consume > 2 M msgs/s, RSS < 200 MB with 1,000 idle partitions.
+#include <dirent.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
@@ -40,7 +54,9 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "broker_child.h"
 #include "runnel/broker.h"
+#include "runnel/consumer.h"
 #include "runnel/producer.h"
 
 namespace {
@@ -63,21 +79,47 @@ struct Child {
   pid_t pid = -1;
   std::string bootstrap;
   std::string dir;
+  int command_fd = -1;  // to the child: 'm' asks for its metrics; EOF stops it
+  int reply_fd = -1;    // from the child: the metrics text, size first
 };
+
+bool ReadFull(int fd, void* data, size_t n) {
+  auto* p = static_cast<char*>(data);
+  while (n > 0) {
+    ssize_t got = ::read(fd, p, n);
+    if (got <= 0) return false;
+    p += got;
+    n -= static_cast<size_t>(got);
+  }
+  return true;
+}
+
+bool WriteFull(int fd, const void* data, size_t n) {
+  const auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t put = ::write(fd, p, n);
+    if (put <= 0) return false;
+    p += put;
+    n -= static_cast<size_t>(put);
+  }
+  return true;
+}
+
+// The parent's ends of earlier children's pipes: a later child closes its
+// copies, else a child would never see EOF on its command pipe.
+std::vector<int> parent_pipe_ends;
 
 Child StartBrokerChild(const std::string& properties_partitions) {
   char tmpl[] = "/tmp/runnel-broker-bench-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) Die("mkdtemp");
-  int fds[2];
-  if (::pipe(fds) != 0) Die("pipe");
+  int command[2], reply[2];
+  if (::pipe(command) != 0 || ::pipe(reply) != 0) Die("pipe");
   pid_t pid = ::fork();
   if (pid < 0) Die("fork");
   if (pid == 0) {
-    ::close(fds[0]);
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    ::close(command[1]);
+    ::close(reply[0]);
+    for (int fd : parent_pipe_ends) ::close(fd);
     runnel::BrokerOptions options;
     options.port = 0;
     options.data_dir = tmpl;
@@ -86,29 +128,85 @@ Child StartBrokerChild(const std::string& properties_partitions) {
     auto broker = runnel::Broker::Start(options);
     std::string line = broker.ok() ? (*broker)->bootstrap_address() : "";
     line += "\n";
-    (void)!::write(fds[1], line.data(), line.size());
-    ::close(fds[1]);
+    (void)WriteFull(reply[1], line.data(), line.size());
     if (!broker.ok()) _exit(1);
-    int sig = 0;
-    sigwait(&signals, &sig);
+    char c;
+    while (::read(command[0], &c, 1) == 1) {
+      std::string text = (*broker)->MetricsText();
+      uint64_t size = text.size();
+      if (!WriteFull(reply[1], &size, sizeof size) || !WriteFull(reply[1], text.data(), size)) {
+        break;
+      }
+    }
     (void)(*broker)->Stop(absl::Seconds(5));
     _exit(0);
   }
-  ::close(fds[1]);
+  ::close(command[0]);
+  ::close(reply[1]);
   std::string got;
   char c;
-  while (::read(fds[0], &c, 1) == 1 && c != '\n') got.push_back(c);
-  ::close(fds[0]);
+  while (::read(reply[0], &c, 1) == 1 && c != '\n') got.push_back(c);
   if (got.empty()) Die("the broker child did not start");
-  return {pid, got, tmpl};
+  parent_pipe_ends.push_back(command[1]);
+  parent_pipe_ends.push_back(reply[0]);
+  return {pid, got, tmpl, command[1], reply[0]};
+}
+
+std::string ChildMetrics(const Child& child) {
+  uint64_t size = 0;
+  if (!WriteFull(child.command_fd, "m", 1) || !ReadFull(child.reply_fd, &size, sizeof size)) {
+    Die("the broker child did not answer");
+  }
+  std::string text(size, '\0');
+  if (!ReadFull(child.reply_fd, text.data(), size)) Die("the broker child did not answer");
+  return text;
 }
 
 void StopChild(Child& child) {
-  ::kill(child.pid, SIGTERM);
+  ::close(child.command_fd);  // the child stops its broker at EOF
+  ::close(child.reply_fd);
   int status = 0;
   ::waitpid(child.pid, &status, 0);
   std::error_code ec;
   std::filesystem::remove_all(child.dir, ec);
+}
+
+// The broker's own histogram of Produce request times (arrival to response
+// ready): cumulative counts by upper bound in seconds, from its metrics.
+using Histogram = std::vector<std::pair<double, int64_t>>;
+
+Histogram ProduceTimes(const std::string& metrics) {
+  static constexpr char kPrefix[] = "runnel_request_duration_seconds_bucket{api=\"Produce\",le=\"";
+  Histogram h;
+  size_t at = 0;
+  while ((at = metrics.find(kPrefix, at)) != std::string::npos) {
+    at += sizeof(kPrefix) - 1;
+    size_t quote = metrics.find('"', at);
+    size_t space = metrics.find(' ', quote);
+    if (quote == std::string::npos || space == std::string::npos) break;
+    std::string le = metrics.substr(at, quote - at);
+    double bound = le == "+Inf" ? 1e300 : std::stod(le);
+    h.emplace_back(bound, std::stoll(metrics.substr(space + 1)));
+  }
+  return h;
+}
+
+// The bucket bound (ms) under which fraction q of the requests between two
+// readings fell, as text: "<=0.25"; "-" without data.
+std::string BucketPercentile(const Histogram& before, const Histogram& after, double q) {
+  if (after.empty()) return "-";
+  int64_t total = after.back().second - (before.empty() ? 0 : before.back().second);
+  if (total <= 0) return "-";
+  for (size_t i = 0; i < after.size(); ++i) {
+    int64_t n = after[i].second - (i < before.size() ? before[i].second : 0);
+    if (static_cast<double>(n) >= q * static_cast<double>(total)) {
+      if (after[i].first > 1e299) return ">10000";
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "<=%g", after[i].first * 1e3);
+      return buf;
+    }
+  }
+  return "-";
 }
 
 int64_t RssKb(pid_t pid, const char* field = "VmRSS:") {
@@ -118,6 +216,31 @@ int64_t RssKb(pid_t pid, const char* field = "VmRSS:") {
     if (line.rfind(field, 0) == 0) return std::stoll(line.substr(std::strlen(field)));
   }
   return -1;
+}
+
+// CPU seconds used so far by every thread of process `pid`: the sum of
+// /proc/PID/task/TID/schedstat's run time (nanoseconds; /proc/PID/stat
+// counts 10 ms ticks, too coarse for a consume of a fraction of a second).
+// The brokers' threads live as long as the broker, so no thread's time is
+// lost between two readings.
+double ProcessCpuSeconds(pid_t pid) {
+  std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = ::opendir(tasks.c_str());
+  if (dir == nullptr) return -1;
+  int64_t ns = 0;
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(tasks + "/" + e->d_name + "/schedstat");
+    int64_t run = 0;
+    if (in >> run) ns += run;
+  }
+  ::closedir(dir);
+  return static_cast<double>(ns) / 1e9;
+}
+
+// Broker CPU seconds per million messages, for the table.
+double PerMillion(double cpu_seconds, int64_t messages) {
+  return messages > 0 ? cpu_seconds / (static_cast<double>(messages) / 1e6) : 0;
 }
 
 // --- librdkafka helpers ------------------------------------------------------
@@ -239,9 +362,8 @@ ProduceResult Produce(const std::string& bootstrap, const std::string& topic, in
 }
 
 // As Produce, with runnel::Producer and the same batching settings.
-ProduceResult ProduceRunnel(const std::string& bootstrap, const std::string& topic,
-                            int partitions, int64_t count, size_t size, const std::string& acks,
-                            double rate) {
+ProduceResult ProduceRunnel(const std::string& bootstrap, const std::string& topic, int partitions,
+                            int64_t count, size_t size, const std::string& acks, double rate) {
   ProduceResult result;
   runnel::ProducerOptions o;
   o.client.bootstrap_servers = bootstrap;
@@ -261,7 +383,8 @@ ProduceResult ProduceRunnel(const std::string& bootstrap, const std::string& top
   std::atomic<int64_t> failed{0};
   std::string payload(size, 'x');
   // Metadata and the connection before the clock starts.
-  if (!(*producer)->Send(runnel::ProducerRecord{.topic = topic, .partition = 0, .value = "warm"})
+  if (!(*producer)
+           ->Send(runnel::ProducerRecord{.topic = topic, .partition = 0, .value = "warm"})
            .get()
            .ok()) {
     Die("runnel producer: the warm-up record failed");
@@ -276,9 +399,8 @@ ProduceResult ProduceRunnel(const std::string& bootstrap, const std::string& top
     int64_t sent_ns = NowNs();
     int64_t* slot = &latencies[static_cast<size_t>(i)];
     absl::Status s = (*producer)->Send(
-        runnel::ProducerRecord{.topic = topic,
-                               .partition = static_cast<int32_t>(i % partitions),
-                               .value = payload},
+        runnel::ProducerRecord{
+            .topic = topic, .partition = static_cast<int32_t>(i % partitions), .value = payload},
         [slot, sent_ns, &failed](absl::StatusOr<runnel::RecordMetadata> md) {
           if (md.ok()) {
             *slot = NowNs() - sent_ns;
@@ -309,16 +431,44 @@ double Percentile(const std::vector<int64_t>& sorted, double q) {
   return static_cast<double>(sorted[i]) / 1e6;
 }
 
-// Reads every message of the topic from the beginning; returns the seconds
-// from the first message to the last.
-double Consume(const std::string& bootstrap, const std::string& topic, int partitions,
-               int64_t expected, int64_t* got_out) {
+// Messages the broker holds in the topic: the sum of high - low watermarks
+// (the mock drops all but a partition's last few MB).
+int64_t Retained(const std::string& bootstrap, const std::string& topic, int partitions) {
+  rd_kafka_conf_t* conf = Conf({{"bootstrap.servers", bootstrap}});
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  if (rk == nullptr) Die(err);
+  int64_t total = 0;
+  for (int p = 0; p < partitions; ++p) {
+    int64_t low = 0, high = 0;
+    if (rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high, 10000) != 0) {
+      Die("watermarks of " + topic);
+    }
+    total += high - low;
+  }
+  rd_kafka_destroy(rk);
+  return total;
+}
+
+struct ConsumeResult {
+  double seconds = 0;  // from the first message to the last
+  int64_t got = 0;
+  int64_t bytes = 0;  // value bytes handed over (each one touched)
+};
+
+// Reads every message of the topic from the beginning with librdkafka.
+ConsumeResult Consume(const std::string& bootstrap, const std::string& topic, int partitions,
+                      int64_t expected) {
   rd_kafka_conf_t* conf = Conf({{"bootstrap.servers", bootstrap},
                                 {"group.id", "broker-bench"},
                                 {"enable.auto.commit", "false"},
+                                {"fetch.min.bytes", "1"},
+                                {"fetch.wait.max.ms", "500"},
                                 {"fetch.max.bytes", "52428800"},
                                 {"max.partition.fetch.bytes", "10485760"},
-                                {"queued.min.messages", "1000000"}});
+                                {"queued.min.messages", "1000000"},
+                                {"queued.max.messages.kbytes", "65536"},
+                                {"check.crcs", "false"}});
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
   if (rk == nullptr) Die(err);
@@ -329,7 +479,7 @@ double Consume(const std::string& bootstrap, const std::string& topic, int parti
   }
   rd_kafka_assign(rk, list);
   rd_kafka_topic_partition_list_destroy(list);
-  int64_t got = 0;
+  ConsumeResult result;
   // The clock starts at the first message: connecting, the coordinator
   // lookup and ListOffsets are not consume throughput (they took longer
   // than the consume itself at 2 M msgs/s).
@@ -339,24 +489,66 @@ double Consume(const std::string& bootstrap, const std::string& topic, int parti
   // thousands of messages, so the loop costs next to nothing per message.
   rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(rk);
   std::vector<rd_kafka_message_t*> batch(10000);
-  while (got < expected && NowNs() < deadline) {
+  while (result.got < expected && NowNs() < deadline) {
     ssize_t n = rd_kafka_consume_batch_queue(queue, 100, batch.data(), batch.size());
     if (n > 0 && start_ns == 0) start_ns = NowNs();
     for (ssize_t i = 0; i < n; ++i) {
-      if (!batch[static_cast<size_t>(i)]->err) ++got;
+      const rd_kafka_message_t* m = batch[static_cast<size_t>(i)];
+      if (!m->err) {
+        ++result.got;
+        result.bytes += static_cast<int64_t>(m->len);
+      }
       rd_kafka_message_destroy(batch[static_cast<size_t>(i)]);
     }
   }
-  double seconds = static_cast<double>(NowNs() - start_ns) / 1e9;
+  result.seconds = static_cast<double>(NowNs() - start_ns) / 1e9;
   rd_kafka_queue_destroy(queue);
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
-  *got_out = got;
-  return seconds;
+  return result;
+}
+
+// As Consume, with runnel::Consumer and the same fetch settings.
+ConsumeResult ConsumeRunnel(const std::string& bootstrap, const std::string& topic, int partitions,
+                            int64_t expected) {
+  runnel::ConsumerOptions o;
+  o.client.bootstrap_servers = bootstrap;
+  o.enable_auto_commit = false;
+  o.auto_offset_reset = runnel::OffsetReset::kEarliest;
+  o.fetch_min_bytes = 1;
+  o.fetch_max_wait = absl::Milliseconds(500);
+  o.fetch_max_bytes = 52428800;
+  o.max_partition_fetch_bytes = 10485760;
+  o.queued_max_bytes = int64_t{64} << 20;
+  o.max_poll_records = 10000;
+  o.check_crcs = false;
+  absl::StatusOr<std::unique_ptr<runnel::Consumer>> consumer = runnel::Consumer::Create(o);
+  if (!consumer.ok()) Die("runnel consumer: " + consumer.status().ToString());
+  std::vector<runnel::TopicPartition> tps;
+  for (int p = 0; p < partitions; ++p) tps.push_back({topic, p});
+  if (absl::Status s = (*consumer)->Assign(tps); !s.ok()) Die("runnel assign: " + s.ToString());
+  ConsumeResult result;
+  int64_t start_ns = 0;
+  int64_t deadline = NowNs() + 120'000'000'000LL;
+  while (result.got < expected && NowNs() < deadline) {
+    absl::StatusOr<std::vector<runnel::ConsumerRecord>> batch =
+        (*consumer)->Poll(absl::Milliseconds(100));
+    if (!batch.ok()) Die("runnel poll: " + batch.status().ToString());
+    if (!batch->empty() && start_ns == 0) start_ns = NowNs();
+    for (const runnel::ConsumerRecord& r : *batch) {
+      if (r.value) result.bytes += static_cast<int64_t>(r.value->size());
+    }
+    result.got += static_cast<int64_t>(batch->size());
+  }
+  result.seconds = static_cast<double>(NowNs() - start_ns) / 1e9;
+  (void)(*consumer)->Close(absl::Seconds(5));
+  return result;
 }
 
 // The producer a run uses.
 enum class Client { kRdkafka, kRunnel };
+
+const char* ClientName(Client c) { return c == Client::kRdkafka ? "rdkafka" : "runnel"; }
 
 ProduceResult ProduceWith(Client client, const std::string& bootstrap, const std::string& topic,
                           int partitions, int64_t count, size_t size, const std::string& acks,
@@ -366,58 +558,106 @@ ProduceResult ProduceWith(Client client, const std::string& bootstrap, const std
              : ProduceRunnel(bootstrap, topic, partitions, count, size, acks, rate);
 }
 
-void RunTarget(const std::string& name, const std::string& bootstrap, bool create_with_admin,
-               rd_kafka_mock_cluster_t* mock, int partitions, int64_t messages,
-               bool runnel_producer) {
-  static int topic_seq = 0;
-  auto create = [&](const std::string& topic) {
-    if (create_with_admin) {
-      CreateTopic(bootstrap, topic, partitions);
-    } else {
-      rd_kafka_mock_topic_create(mock, topic.c_str(), partitions, 1);
-    }
-  };
-  std::vector<Client> clients = {Client::kRdkafka};
-  if (runnel_producer) clients.push_back(Client::kRunnel);
-  for (size_t size : {size_t{100}, size_t{1024}}) {
-    for (const char* acks : {"1", "all"}) {
-      for (Client client : clients) {
-        const char* producer = client == Client::kRdkafka ? "rdkafka" : "runnel";
-        int64_t count = size == 100 ? messages : messages / 4;
-        std::string topic = "bench-" + std::to_string(++topic_seq);
-        create(topic);
+constexpr size_t kSizes[] = {100, 1024};
+constexpr const char* kAcks[] = {"1", "all"};
+
+// One topic per (size, acks, producer); the half-peak run goes to
+// "<topic>-half" so that the consume reads exactly the full-speed run.
+std::string TopicName(size_t size, const std::string& acks, Client client) {
+  return "bench-" + std::to_string(size) + "-acks" + acks + "-" + ClientName(client);
+}
+
+struct Target {
+  std::string name;
+  pid_t pid = -1;
+  std::string bootstrap;
+  bool mock = false;  // topics exist already; else made with CreateTopics
+  // runnel-broker's child, whose metrics give the broker's own Produce
+  // request times; null for the mock.
+  const Child* child = nullptr;
+};
+
+Histogram ProduceTimesOf(const Target& target) {
+  return target.child != nullptr ? ProduceTimes(ChildMetrics(*target.child)) : Histogram{};
+}
+
+struct Plan {
+  int partitions = 4;
+  int64_t messages = 1'000'000;
+  int consume_reps = 2;
+  std::vector<Client> producers;
+  std::vector<Client> consumers;
+};
+
+void RunTarget(const Target& target, const Plan& plan) {
+  const char* name = target.name.c_str();
+  for (size_t size : kSizes) {
+    for (const char* acks : kAcks) {
+      for (Client client : plan.producers) {
+        const char* producer = ClientName(client);
+        int64_t count = size == 100 ? plan.messages : plan.messages / 4;
+        std::string topic = TopicName(size, acks, client);
+        if (!target.mock) CreateTopic(target.bootstrap, topic, plan.partitions);
+        Histogram times0 = ProduceTimesOf(target);
+        double cpu0 = ProcessCpuSeconds(target.pid);
         ProduceResult full =
-            ProduceWith(client, bootstrap, topic, partitions, count, size, acks, 0);
+            ProduceWith(client, target.bootstrap, topic, plan.partitions, count, size, acks, 0);
+        double cpu = ProcessCpuSeconds(target.pid) - cpu0;
+        Histogram times = ProduceTimesOf(target);
         double rate = static_cast<double>(full.delivered) / full.seconds;
         std::printf(
             "%-6s %-7s %5zu B acks=%-3s produce %9.0f msgs/s %7.1f MB/s  latency p50 %6.2f p99 "
-            "%7.2f p99.9 %7.2f ms%s\n",
-            name.c_str(), producer, size, acks, rate, rate * static_cast<double>(size) / 1e6,
+            "%7.2f p99.9 %7.2f ms  broker %5.2f cpu s/M, Produce time p50 %s p99 %s ms%s\n",
+            name, producer, size, acks, rate, rate * static_cast<double>(size) / 1e6,
             Percentile(full.latencies_ns, 0.5), Percentile(full.latencies_ns, 0.99),
-            Percentile(full.latencies_ns, 0.999),
+            Percentile(full.latencies_ns, 0.999), PerMillion(cpu, full.delivered),
+            BucketPercentile(times0, times, 0.5).c_str(),
+            BucketPercentile(times0, times, 0.99).c_str(),
             full.failed > 0 ? (" FAILED " + std::to_string(full.failed)).c_str() : "");
         std::fflush(stdout);
         // Half of the peak rate, for ~2 s (at most `count` messages), into a
         // second topic so the consume below reads exactly the first run.
         int64_t half_count = std::min<int64_t>(count, static_cast<int64_t>(rate));
         std::string half_topic = topic + "-half";
-        create(half_topic);
-        ProduceResult half =
-            ProduceWith(client, bootstrap, half_topic, partitions, half_count, size, acks, rate / 2);
+        if (!target.mock) CreateTopic(target.bootstrap, half_topic, plan.partitions);
+        times0 = ProduceTimesOf(target);
+        cpu0 = ProcessCpuSeconds(target.pid);
+        ProduceResult half = ProduceWith(client, target.bootstrap, half_topic, plan.partitions,
+                                         half_count, size, acks, rate / 2);
+        cpu = ProcessCpuSeconds(target.pid) - cpu0;
+        times = ProduceTimesOf(target);
         std::printf(
             "%-6s %-7s %5zu B acks=%-3s at half peak (%8.0f msgs/s): latency p50 %6.2f p99 %7.2f "
-            "p99.9 %7.2f ms\n",
-            name.c_str(), producer, size, acks, rate / 2, Percentile(half.latencies_ns, 0.5),
-            Percentile(half.latencies_ns, 0.99), Percentile(half.latencies_ns, 0.999));
+            "p99.9 %7.2f ms  broker %5.2f cpu s/M, Produce time p50 %s p99 %s ms%s\n",
+            name, producer, size, acks, rate / 2, Percentile(half.latencies_ns, 0.5),
+            Percentile(half.latencies_ns, 0.99), Percentile(half.latencies_ns, 0.999),
+            PerMillion(cpu, half.delivered), BucketPercentile(times0, times, 0.5).c_str(),
+            BucketPercentile(times0, times, 0.99).c_str(),
+            half.failed > 0 ? (" FAILED " + std::to_string(half.failed)).c_str() : "");
         std::fflush(stdout);
-        if (std::string(acks) == "1" && client == Client::kRdkafka) {
-          int64_t got = 0;
-          double s = Consume(bootstrap, topic, partitions, full.delivered, &got);
-          std::printf("%-6s %-7s %5zu B consume %9.0f msgs/s %7.1f MB/s (%lld of %lld)\n",
-                      name.c_str(), "rdkafka", size, static_cast<double>(got) / s,
-                      static_cast<double>(got) * static_cast<double>(size) / s / 1e6,
-                      static_cast<long long>(got), static_cast<long long>(full.delivered));
-          std::fflush(stdout);
+        if (std::string(acks) != "1" || client != Client::kRdkafka) continue;
+        // What librdkafka produced with acks=1, read by each consumer,
+        // alternating which goes first.
+        const int64_t expected = Retained(target.bootstrap, topic, plan.partitions);
+        for (int rep = 0; rep < plan.consume_reps; ++rep) {
+          for (size_t k = 0; k < plan.consumers.size(); ++k) {
+            Client consumer =
+                plan.consumers[(k + static_cast<size_t>(rep)) % plan.consumers.size()];
+            cpu0 = ProcessCpuSeconds(target.pid);
+            ConsumeResult c =
+                consumer == Client::kRdkafka
+                    ? Consume(target.bootstrap, topic, plan.partitions, expected)
+                    : ConsumeRunnel(target.bootstrap, topic, plan.partitions, expected);
+            cpu = ProcessCpuSeconds(target.pid) - cpu0;
+            std::printf(
+                "%-6s %-7s %5zu B consume %9.0f msgs/s %7.1f MB/s  broker %5.2f cpu s/M  (%lld of "
+                "%lld, rep %d)%s\n",
+                name, ClientName(consumer), size, static_cast<double>(c.got) / c.seconds,
+                static_cast<double>(c.bytes) / c.seconds / 1e6, PerMillion(cpu, c.got),
+                static_cast<long long>(c.got), static_cast<long long>(expected), rep,
+                c.got < expected ? " INCOMPLETE" : "");
+            std::fflush(stdout);
+          }
         }
       }
     }
@@ -427,49 +667,66 @@ void RunTarget(const std::string& name, const std::string& bootstrap, bool creat
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t messages = 1'000'000;
-  int partitions = 4;
-  bool mock = true, rss = true, runnel_producer = true;
+  Plan plan;
+  plan.producers = {Client::kRdkafka, Client::kRunnel};
+  plan.consumers = {Client::kRdkafka, Client::kRunnel};
+  bool mock = true, rss = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--messages" && i + 1 < argc) {
-      messages = std::stoll(argv[++i]);
+      plan.messages = std::stoll(argv[++i]);
     } else if (a == "--partitions" && i + 1 < argc) {
-      partitions = std::stoi(argv[++i]);
+      plan.partitions = std::stoi(argv[++i]);
+    } else if (a == "--consume-reps" && i + 1 < argc) {
+      plan.consume_reps = std::stoi(argv[++i]);
     } else if (a == "--skip-mock") {
       mock = false;
     } else if (a == "--skip-rss") {
       rss = false;
     } else if (a == "--skip-runnel-producer") {
-      runnel_producer = false;
+      plan.producers = {Client::kRdkafka};
+    } else if (a == "--skip-runnel-consumer") {
+      plan.consumers = {Client::kRdkafka};
     } else {
-      Die("usage: broker_bench [--messages N] [--partitions P] [--skip-mock] [--skip-rss] "
-          "[--skip-runnel-producer]");
+      Die("usage: broker_bench [--messages N] [--partitions P] [--consume-reps R] [--skip-mock] "
+          "[--skip-rss] [--skip-runnel-producer] [--skip-runnel-consumer]");
     }
   }
-  // Children first: no thread may exist at fork().
+  // Children first: no thread may exist at fork(). The mock first, so that
+  // it holds no copy of the runnel children's pipes.
+  runnel::bench::BrokerChild mock_child;
+  if (mock) {
+    runnel::bench::BrokerChildOptions o;
+    o.mock = true;
+    for (size_t size : kSizes) {
+      for (const char* acks : kAcks) {
+        for (Client client : plan.producers) {
+          o.mock_topics.push_back({TopicName(size, acks, client), plan.partitions});
+          o.mock_topics.push_back({TopicName(size, acks, client) + "-half", plan.partitions});
+        }
+      }
+    }
+    mock_child = runnel::bench::StartBrokerChild(o);
+    if (mock_child.pid < 0 || mock_child.bootstrap.empty()) Die("the mock child did not start");
+  }
   Child broker = StartBrokerChild("1");
   Child idle;
   if (rss) idle = StartBrokerChild("1");
   std::printf(
       "runnel-broker (child pid %d) at %s; %lld messages of 100 B (a quarter as many of "
       "1 KiB), %d partitions, linger.ms=5\n",
-      broker.pid, broker.bootstrap.c_str(), static_cast<long long>(messages), partitions);
+      broker.pid, broker.bootstrap.c_str(), static_cast<long long>(plan.messages), plan.partitions);
 
-  RunTarget("runnel", broker.bootstrap, true, nullptr, partitions, messages, runnel_producer);
+  RunTarget({"runnel", broker.pid, broker.bootstrap, false, &broker}, plan);
   std::printf("runnel broker RSS after the runs: %lld MB (peak %lld MB)\n",
               static_cast<long long>(RssKb(broker.pid) / 1024),
               static_cast<long long>(RssKb(broker.pid, "VmHWM:") / 1024));
   StopChild(broker);
 
   if (mock) {
-    char err[512];
-    rd_kafka_t* holder = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof(err));
-    rd_kafka_mock_cluster_t* mc = rd_kafka_mock_cluster_new(holder, 1);
-    RunTarget("mock", rd_kafka_mock_cluster_bootstraps(mc), false, mc, partitions, messages,
-              runnel_producer);
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(holder);
+    RunTarget({"mock", mock_child.pid, mock_child.bootstrap, true, nullptr}, plan);
+    ::kill(mock_child.pid, SIGKILL);
+    ::waitpid(mock_child.pid, nullptr, 0);
   }
 
   if (rss) {
