@@ -82,6 +82,11 @@ struct AppendResult {
   int64_t log_append_time_ms = -1;
   int64_t log_start_offset = 0;
   int32_t record_count = 0;
+  // This append started a new segment at this offset (segment.bytes,
+  // segment.ms), before writing its batches; else -1. A layer that keeps
+  // state beside the log (the broker's producer-state snapshots) takes its
+  // checkpoint here, as Kafka does at a roll.
+  int64_t rolled_at = -1;
 };
 
 // A record for AppendRecords. Views must stay valid for the call only.
@@ -216,7 +221,8 @@ class Log {
 
   // Removes every record at or above `offset` (replication divergence).
   // Offsets above the end are a no-op. Leader epochs starting at or above
-  // `offset` are dropped.
+  // `offset` are dropped, and so are <offset>.snapshot files in dir() named
+  // above the new end (TruncateFully and recovery at Open remove them too).
   virtual absl::Status Truncate(int64_t offset) = 0;
 
   // Deletes every segment and restarts the log empty at `new_start_offset`

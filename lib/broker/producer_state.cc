@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "broker/producer_state_snapshot.h"
 #include "common/record_batch_format.h"
 #include "runnel/protocol/record_batch.h"
 
@@ -153,16 +154,28 @@ const ProducerEntry* ProducerStateTable::Find(int64_t producer_id) const {
   return it == producers_.end() ? nullptr : &it->second;
 }
 
-absl::StatusOr<std::unique_ptr<ProducerStateTable>> LoadProducerState(const storage::Log& log,
-                                                                        int64_t now_ms,
-                                                                        int64_t expiration_ms) {
-  auto table = std::make_unique<ProducerStateTable>();
+absl::StatusOr<LoadedProducerState> LoadProducerState(const storage::Log& log, int64_t now_ms,
+                                                      int64_t expiration_ms) {
+  LoadedProducerState loaded;
+  const int64_t end = log.log_end_offset();
+  absl::StatusOr<std::optional<ProducerSnapshot>> snapshot =
+      LoadLatestProducerSnapshot(log.dir(), log.log_start_offset(), end);
+  if (!snapshot.ok()) return snapshot.status();
+  int64_t offset = log.log_start_offset();
+  if (snapshot->has_value()) {
+    loaded.snapshot_offset = (*snapshot)->offset;
+    loaded.table = std::move((*snapshot)->table);
+    offset = std::max(offset, loaded.snapshot_offset);
+  } else {
+    loaded.table = std::make_unique<ProducerStateTable>();
+  }
+  ProducerStateTable* table = loaded.table.get();
   absl::StatusOr<std::optional<storage::TimestampAndOffset>> first =
       log.ReadByTimestamp(now_ms - expiration_ms);
   if (!first.ok()) return first.status();
-  if (!first->has_value()) return table;  // every record is older: nothing left to expire
-  int64_t offset = std::max((*first)->offset, log.log_start_offset());
-  const int64_t end = log.log_end_offset();
+  // No record is that recent: nothing to read, and every producer expires.
+  offset = first->has_value() ? std::max(offset, (*first)->offset) : end;
+  loaded.replayed_from = offset;
   while (offset < end) {
     storage::ReadOptions ro;
     ro.max_bytes = 1 << 20;
@@ -187,7 +200,7 @@ absl::StatusOr<std::unique_ptr<ProducerStateTable>> LoadProducerState(const stor
     offset = r->next_offset;
   }
   table->RemoveExpired(now_ms, expiration_ms);
-  return table;
+  return loaded;
 }
 
 }  // namespace runnel::broker

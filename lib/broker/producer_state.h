@@ -23,10 +23,12 @@
 //   ... append the batch at `base_offset` ...
 //   table.Update(b, base_offset, timestamp_ms);
 //
-// State is rebuilt from the log (LoadProducerState) the first time a
-// partition is produced to after start-up, and a producer is forgotten once
-// its last batch is older than producer.id.expiration.ms (Kafka's default,
-// one day).
+// State is loaded (LoadProducerState) the first time a partition is
+// produced to after start-up: from the newest snapshot
+// (producer_state_snapshot.h, written at segment rolls and clean shutdown)
+// plus the records after it, or from the log alone when there is none. A
+// producer is forgotten once its last batch is older than
+// producer.id.expiration.ms (Kafka's default, one day).
 //
 // Threads: none of its own. The broker keeps one table per partition and
 // calls it under the partition's append lock, so a check and the append it
@@ -80,6 +82,8 @@ struct ProducerBatchMetadata {
   int64_t first_offset = 0;
   int64_t last_offset = 0;
   int64_t timestamp_ms = -1;  // the batch's max timestamp
+
+  bool operator==(const ProducerBatchMetadata&) const = default;
 };
 
 struct ProducerEntry {
@@ -87,6 +91,8 @@ struct ProducerEntry {
   // Oldest first; at most kProducerBatchesRetained, all of `epoch`.
   std::deque<ProducerBatchMetadata> batches;
   int64_t last_timestamp_ms = -1;
+
+  bool operator==(const ProducerEntry&) const = default;
 };
 
 // What Check decided. error != kNone: refuse the batch with `message`;
@@ -120,19 +126,27 @@ class ProducerStateTable {
 
   const ProducerEntry* Find(int64_t producer_id) const;
   size_t size() const { return producers_.size(); }
+  // Every producer, by id (unordered); for snapshots and tests.
+  const absl::flat_hash_map<int64_t, ProducerEntry>& producers() const { return producers_; }
 
  private:
   absl::flat_hash_map<int64_t, ProducerEntry> producers_;
   int64_t last_expiry_check_ms_ = -1;
 };
 
-// Rebuilds a partition's producer state from its log: every batch with a
-// producer id from the first record no older than `expiration_ms` (found
-// with the time index) to the log end, reading batch headers only. Older
-// producers would expire at once, so they are not read. The caller holds
-// the partition's append lock.
-absl::StatusOr<std::unique_ptr<ProducerStateTable>> LoadProducerState(const storage::Log& log,
-                                                                        int64_t now_ms,
-                                                                        int64_t expiration_ms);
+struct LoadedProducerState {
+  std::unique_ptr<ProducerStateTable> table;
+  int64_t snapshot_offset = -1;  // the snapshot it started from; -1: none
+  int64_t replayed_from = -1;    // the first offset read from the log
+};
+
+// Rebuilds a partition's producer state: the newest valid snapshot in the
+// log's directory between its start and end offsets (a corrupt one is
+// deleted and an older one tried), then every batch with a producer id from
+// there to the log end, reading batch headers only. Records older than
+// `expiration_ms` (found with the time index) are not read: their producers
+// would expire at once. The caller holds the partition's append lock.
+absl::StatusOr<LoadedProducerState> LoadProducerState(const storage::Log& log, int64_t now_ms,
+                                                      int64_t expiration_ms);
 
 }  // namespace runnel::broker

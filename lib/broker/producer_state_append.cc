@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "broker/producer_state.h"
+#include "broker/producer_state_snapshot.h"
+#include "common/logging.h"
 #include "common/record_batch_format.h"
 
 namespace runnel::broker {
@@ -32,9 +34,23 @@ ProducedAppend Fail(ErrorCode code, std::string message) {
   return a;
 }
 
+// Kafka snapshots producer state at every segment roll, so a restart
+// replays at most the active segment. The append that rolled is not in the
+// table yet: it holds exactly the batches below the new segment.
+void SnapshotAtRoll(Partition& p, int64_t rolled_at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p.append_mu) {
+  if (p.producers == nullptr) return;  // not loaded: the older snapshot still holds
+  if (absl::Status s = WriteProducerSnapshot(p.log->dir(), rolled_at, *p.producers); !s.ok()) {
+    // Only a longer replay at the next start-up depends on it.
+    RUNNEL_LOG(
+        kWarn, "cannot write producer snapshot",
+        {{"partition", absl::StrCat(p.topic, "-", p.index)}, {"error", std::string(s.message())}});
+  }
+}
+
 ProducedAppend Append(Partition& p, std::span<uint8_t> records) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p.append_mu) {
   absl::StatusOr<storage::AppendResult> r = p.log->Append(records);
   if (!r.ok()) return Fail(ErrorForAppend(r.status()), std::string(r.status().message()));
+  if (r->rolled_at >= 0) SnapshotAtRoll(p, r->rolled_at);
   // One node: every appended offset is committed at once.
   p.high_watermark = r->last_offset + 1;
   ProducedAppend a;
@@ -78,14 +94,14 @@ ProducedAppend AppendProduced(Partition& p, std::span<uint8_t> records,
 
   const int64_t now_ms = absl::ToUnixMillis(absl::Now());
   if (p.producers == nullptr) {
-    absl::StatusOr<std::unique_ptr<ProducerStateTable>> loaded =
+    absl::StatusOr<LoadedProducerState> loaded =
         LoadProducerState(*p.log, now_ms, producer_id_expiration_ms);
     if (!loaded.ok()) {
       return Fail(ErrorCode::kKafkaStorageError,
                   absl::StrCat("cannot rebuild producer state of ", p.topic, "-", p.index, ": ",
                                loaded.status().message()));
     }
-    p.producers = *std::move(loaded);
+    p.producers = std::move(loaded->table);
   }
   p.producers->MaybeRemoveExpired(now_ms, producer_id_expiration_ms);
 
@@ -113,6 +129,12 @@ ProducedAppend AppendProduced(Partition& p, std::span<uint8_t> records,
     p.producers->Update(batch, a.base_offset, ts);
   }
   return a;
+}
+
+absl::Status SnapshotProducerState(Partition& p) {
+  absl::MutexLock l(&p.append_mu);
+  if (p.producers == nullptr) return absl::OkStatus();
+  return WriteProducerSnapshot(p.log->dir(), p.log->log_end_offset(), *p.producers);
 }
 
 }  // namespace runnel::broker

@@ -16,7 +16,8 @@
 //   if (a.error != ErrorCode::kNone) ...;  // a.message says why
 //
 // Threads: any; takes p.append_mu. The first call for a partition after
-// start-up rebuilds its producer state from the log under that lock.
+// start-up loads its producer state (snapshot, then log) under that lock,
+// and an append that rolls a segment writes a snapshot there.
 #pragma once
 
 #include <cstdint>
@@ -40,5 +41,12 @@ struct ProducedAppend {
 // LogAppendTime). Moves p.high_watermark after an append.
 ProducedAppend AppendProduced(Partition& p, std::span<uint8_t> records,
                               int64_t producer_id_expiration_ms);
+
+// Clean shutdown: writes the partition's producer state as a snapshot at
+// the log end (producer_state_snapshot.h), so the next start reads it and
+// replays nothing. A partition whose state was never loaded keeps the
+// snapshots it has. Call once no produce request can reach `p`; takes
+// p.append_mu.
+absl::Status SnapshotProducerState(Partition& p);
 
 }  // namespace runnel::broker

@@ -178,6 +178,7 @@ absl::StatusOr<AppendResult> LogImpl::AppendBatches(std::span<uint8_t> batches,
     result.log_append_time_ms = append_time ? now : -1;
     result.log_start_offset = start_offset_.load(std::memory_order_relaxed);
     result.record_count = records;
+    result.rolled_at = rolled_at;
   }
   waiters_.Notify();
   if (flush_now) {

@@ -5,6 +5,7 @@
 //   data_dir      := partition_dir* recovery-point-offset-checkpoint
 //                    log-start-offset-checkpoint cleaner-offset-checkpoint?
 //   partition_dir := "<topic>-<partition>/" segment* leader-epoch-checkpoint?
+//                    <offset>.snapshot*
 //   segment       := <base>.log <base>.index <base>.timeindex
 //                    (<base> = base offset, 20 decimal digits, zero-padded)
 //   .log          := record_batch*      (record batch v2, exactly as on the
@@ -33,6 +34,12 @@
 //   Checkpoints are replaced atomically: written to <name>.tmp, fsynced,
 //   renamed over <name>, directory fsynced.
 //
+//   <offset>.snapshot (same 20-digit name) is a state snapshot a layer above
+//   storage keeps beside the log (the broker's producer state, Kafka's
+//   format). Storage never reads one; it removes those naming an offset
+//   above the log end when the end moves down (Truncate, TruncateFully,
+//   recovery at Open), so a snapshot never describes records the log lost.
+//
 //   Deleted segment files are renamed to <name>.deleted and removed later;
 //   a deleted partition directory to "<topic>-<partition>.<uuid>-delete".
 //   Files ending in .cleaned / .swap belong to the cleaner (a replacement
@@ -51,6 +58,7 @@ namespace runnel::storage {
 inline constexpr absl::string_view kLogFileSuffix = ".log";
 inline constexpr absl::string_view kIndexFileSuffix = ".index";
 inline constexpr absl::string_view kTimeIndexFileSuffix = ".timeindex";
+inline constexpr absl::string_view kSnapshotFileSuffix = ".snapshot";
 inline constexpr absl::string_view kDeletedFileSuffix = ".deleted";
 inline constexpr absl::string_view kCleanedFileSuffix = ".cleaned";
 inline constexpr absl::string_view kSwapFileSuffix = ".swap";

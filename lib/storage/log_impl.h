@@ -146,6 +146,12 @@ class LogImpl final : public Log {
   absl::Status DeleteSegmentsLocked(const std::vector<std::shared_ptr<Segment>>& doomed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status MoveStartOffsetLocked(int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the <offset>.snapshot files (log_format.h) among `names` (the
+  // directory's entries) naming an offset above `end`: the end moved down,
+  // so they describe records now gone.
+  absl::Status RemoveSnapshotsAbove(int64_t end, std::span<const std::string> names)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RemoveSnapshotsAbove(int64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishSegments(std::shared_ptr<const SegmentMap> segments);
 
   const std::string dir_;

@@ -218,6 +218,8 @@ absl::Status LogImpl::Load(const LogOpenOptions& open) {
   RUNNEL_ASSIGN_OR_RETURN(epochs_,
                           LeaderEpochCache::Load(JoinPath(dir_, kLeaderEpochCheckpointFile)));
   RUNNEL_RETURN_IF_ERROR(epochs_->TruncateFromEnd(end));
+  // Recovery may have cut records a snapshot was taken after.
+  RUNNEL_RETURN_IF_ERROR(RemoveSnapshotsAbove(end, names));
   return epochs_->TruncateFromStart(start);
 }
 

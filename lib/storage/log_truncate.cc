@@ -3,6 +3,10 @@
 // Segment files are renamed to *.deleted at once and removed after
 // file.delete.delay.ms; open descriptors keep serving readers meanwhile.
 #include <algorithm>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "runnel/common/status_macros.h"
@@ -61,6 +65,22 @@ absl::Status LogImpl::MoveStartOffsetLocked(int64_t offset) {
   return epochs_->TruncateFromStart(offset);
 }
 
+absl::Status LogImpl::RemoveSnapshotsAbove(int64_t end) {
+  RUNNEL_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir_));
+  return RemoveSnapshotsAbove(end, names);
+}
+
+absl::Status LogImpl::RemoveSnapshotsAbove(int64_t end, std::span<const std::string> names) {
+  for (const std::string& name : names) {
+    std::optional<int64_t> offset = ParseSegmentFileName(name, kSnapshotFileSuffix);
+    if (offset.has_value() && *offset > end) {
+      RUNNEL_RETURN_IF_ERROR(RemoveFile(JoinPath(dir_, name)));
+      dir_dirty_ = true;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status LogImpl::Truncate(int64_t offset) {
   bool full = false;
   {
@@ -86,6 +106,7 @@ absl::Status LogImpl::Truncate(int64_t offset) {
       end_offset_.store(end, std::memory_order_release);
       if (recovery_point_.load() > end) recovery_point_.store(end, std::memory_order_release);
       RUNNEL_RETURN_IF_ERROR(epochs_->TruncateFromEnd(end));
+      RUNNEL_RETURN_IF_ERROR(RemoveSnapshotsAbove(end));
       // A recovery point left above the truncation would let a reopen skip
       // the new, unflushed data written there.
       RUNNEL_RETURN_IF_ERROR(PersistOffsets(/*exact=*/true));
@@ -121,6 +142,8 @@ absl::Status LogImpl::TruncateFully(int64_t new_start_offset) {
     unflushed_messages_ = 0;
     first_unflushed_ms_ = -1;
     RUNNEL_RETURN_IF_ERROR(epochs_->Clear());
+    // Every snapshot describes records this call removed.
+    RUNNEL_RETURN_IF_ERROR(RemoveSnapshotsAbove(-1));
     RUNNEL_RETURN_IF_ERROR(PersistOffsets(/*exact=*/true));
   }
   waiters_.Notify();
