@@ -2,8 +2,9 @@
 // consumers (librdkafka's and runnel::Consumer) against runnel::Broker (data
 // on disk) and, in the same run, against librdkafka's in-memory mock cluster
 // as the baseline, each broker in a child process of its own. Prints, per
-// target, message size (100 B, 1 KiB), acks (1, all; linger.ms=5) and
-// producer:
+// message size (100 B, 1 KiB), acks (1, all; linger.ms=5) and producer, on
+// runnel-broker and the mock back to back (so that the machine's load
+// weighs alike on both):
 //   produce msgs/s and MB/s, produce latency p50/p99/p99.9 (enqueue to
 //   delivery report) at full speed and at half of that rate, and consume
 //   msgs/s and MB/s of what librdkafka produced with acks=1, by each
@@ -589,77 +590,71 @@ struct Plan {
   std::vector<Client> consumers;
 };
 
-void RunTarget(const Target& target, const Plan& plan) {
+// One cell of the table on one target: produce at full speed and at half
+// of that rate with `client`, then (acks=1, librdkafka's producer) consume
+// what was produced with each consumer.
+void RunCell(const Target& target, const Plan& plan, size_t size, const char* acks, Client client) {
   const char* name = target.name.c_str();
-  for (size_t size : kSizes) {
-    for (const char* acks : kAcks) {
-      for (Client client : plan.producers) {
-        const char* producer = ClientName(client);
-        int64_t count = size == 100 ? plan.messages : plan.messages / 4;
-        std::string topic = TopicName(size, acks, client);
-        if (!target.mock) CreateTopic(target.bootstrap, topic, plan.partitions);
-        Histogram times0 = ProduceTimesOf(target);
-        double cpu0 = ProcessCpuSeconds(target.pid);
-        ProduceResult full =
-            ProduceWith(client, target.bootstrap, topic, plan.partitions, count, size, acks, 0);
-        double cpu = ProcessCpuSeconds(target.pid) - cpu0;
-        Histogram times = ProduceTimesOf(target);
-        double rate = static_cast<double>(full.delivered) / full.seconds;
-        std::printf(
-            "%-6s %-7s %5zu B acks=%-3s produce %9.0f msgs/s %7.1f MB/s  latency p50 %6.2f p99 "
-            "%7.2f p99.9 %7.2f ms  broker %5.2f cpu s/M, Produce time p50 %s p99 %s ms%s\n",
-            name, producer, size, acks, rate, rate * static_cast<double>(size) / 1e6,
-            Percentile(full.latencies_ns, 0.5), Percentile(full.latencies_ns, 0.99),
-            Percentile(full.latencies_ns, 0.999), PerMillion(cpu, full.delivered),
-            BucketPercentile(times0, times, 0.5).c_str(),
-            BucketPercentile(times0, times, 0.99).c_str(),
-            full.failed > 0 ? (" FAILED " + std::to_string(full.failed)).c_str() : "");
-        std::fflush(stdout);
-        // Half of the peak rate, for ~2 s (at most `count` messages), into a
-        // second topic so the consume below reads exactly the first run.
-        int64_t half_count = std::min<int64_t>(count, static_cast<int64_t>(rate));
-        std::string half_topic = topic + "-half";
-        if (!target.mock) CreateTopic(target.bootstrap, half_topic, plan.partitions);
-        times0 = ProduceTimesOf(target);
-        cpu0 = ProcessCpuSeconds(target.pid);
-        ProduceResult half = ProduceWith(client, target.bootstrap, half_topic, plan.partitions,
-                                         half_count, size, acks, rate / 2);
-        cpu = ProcessCpuSeconds(target.pid) - cpu0;
-        times = ProduceTimesOf(target);
-        std::printf(
-            "%-6s %-7s %5zu B acks=%-3s at half peak (%8.0f msgs/s): latency p50 %6.2f p99 %7.2f "
-            "p99.9 %7.2f ms  broker %5.2f cpu s/M, Produce time p50 %s p99 %s ms%s\n",
-            name, producer, size, acks, rate / 2, Percentile(half.latencies_ns, 0.5),
-            Percentile(half.latencies_ns, 0.99), Percentile(half.latencies_ns, 0.999),
-            PerMillion(cpu, half.delivered), BucketPercentile(times0, times, 0.5).c_str(),
-            BucketPercentile(times0, times, 0.99).c_str(),
-            half.failed > 0 ? (" FAILED " + std::to_string(half.failed)).c_str() : "");
-        std::fflush(stdout);
-        if (std::string(acks) != "1" || client != Client::kRdkafka) continue;
-        // What librdkafka produced with acks=1, read by each consumer,
-        // alternating which goes first.
-        const int64_t expected = Retained(target.bootstrap, topic, plan.partitions);
-        for (int rep = 0; rep < plan.consume_reps; ++rep) {
-          for (size_t k = 0; k < plan.consumers.size(); ++k) {
-            Client consumer =
-                plan.consumers[(k + static_cast<size_t>(rep)) % plan.consumers.size()];
-            cpu0 = ProcessCpuSeconds(target.pid);
-            ConsumeResult c =
-                consumer == Client::kRdkafka
-                    ? Consume(target.bootstrap, topic, plan.partitions, expected)
-                    : ConsumeRunnel(target.bootstrap, topic, plan.partitions, expected);
-            cpu = ProcessCpuSeconds(target.pid) - cpu0;
-            std::printf(
-                "%-6s %-7s %5zu B consume %9.0f msgs/s %7.1f MB/s  broker %5.2f cpu s/M  (%lld of "
-                "%lld, rep %d)%s\n",
-                name, ClientName(consumer), size, static_cast<double>(c.got) / c.seconds,
-                static_cast<double>(c.bytes) / c.seconds / 1e6, PerMillion(cpu, c.got),
-                static_cast<long long>(c.got), static_cast<long long>(expected), rep,
-                c.got < expected ? " INCOMPLETE" : "");
-            std::fflush(stdout);
-          }
-        }
-      }
+  const char* producer = ClientName(client);
+  int64_t count = size == 100 ? plan.messages : plan.messages / 4;
+  std::string topic = TopicName(size, acks, client);
+  if (!target.mock) CreateTopic(target.bootstrap, topic, plan.partitions);
+  Histogram times0 = ProduceTimesOf(target);
+  double cpu0 = ProcessCpuSeconds(target.pid);
+  ProduceResult full =
+      ProduceWith(client, target.bootstrap, topic, plan.partitions, count, size, acks, 0);
+  double cpu = ProcessCpuSeconds(target.pid) - cpu0;
+  Histogram times = ProduceTimesOf(target);
+  double rate = static_cast<double>(full.delivered) / full.seconds;
+  std::printf(
+      "%-6s %-7s %5zu B acks=%-3s produce %9.0f msgs/s %7.1f MB/s  latency p50 %6.2f p99 "
+      "%7.2f p99.9 %7.2f ms  broker %5.2f cpu s/M, Produce time p50 %s p99 %s ms%s\n",
+      name, producer, size, acks, rate, rate * static_cast<double>(size) / 1e6,
+      Percentile(full.latencies_ns, 0.5), Percentile(full.latencies_ns, 0.99),
+      Percentile(full.latencies_ns, 0.999), PerMillion(cpu, full.delivered),
+      BucketPercentile(times0, times, 0.5).c_str(), BucketPercentile(times0, times, 0.99).c_str(),
+      full.failed > 0 ? (" FAILED " + std::to_string(full.failed)).c_str() : "");
+  std::fflush(stdout);
+  // Half of the peak rate, for ~2 s (at most `count` messages), into a
+  // second topic so the consume below reads exactly the first run.
+  int64_t half_count = std::min<int64_t>(count, static_cast<int64_t>(rate));
+  std::string half_topic = topic + "-half";
+  if (!target.mock) CreateTopic(target.bootstrap, half_topic, plan.partitions);
+  times0 = ProduceTimesOf(target);
+  cpu0 = ProcessCpuSeconds(target.pid);
+  ProduceResult half = ProduceWith(client, target.bootstrap, half_topic, plan.partitions,
+                                   half_count, size, acks, rate / 2);
+  cpu = ProcessCpuSeconds(target.pid) - cpu0;
+  times = ProduceTimesOf(target);
+  std::printf(
+      "%-6s %-7s %5zu B acks=%-3s at half peak (%8.0f msgs/s): latency p50 %6.2f p99 %7.2f "
+      "p99.9 %7.2f ms  broker %5.2f cpu s/M, Produce time p50 %s p99 %s ms%s\n",
+      name, producer, size, acks, rate / 2, Percentile(half.latencies_ns, 0.5),
+      Percentile(half.latencies_ns, 0.99), Percentile(half.latencies_ns, 0.999),
+      PerMillion(cpu, half.delivered), BucketPercentile(times0, times, 0.5).c_str(),
+      BucketPercentile(times0, times, 0.99).c_str(),
+      half.failed > 0 ? (" FAILED " + std::to_string(half.failed)).c_str() : "");
+  std::fflush(stdout);
+  if (std::string(acks) != "1" || client != Client::kRdkafka) return;
+  // What librdkafka produced with acks=1, read by each consumer,
+  // alternating which goes first.
+  const int64_t expected = Retained(target.bootstrap, topic, plan.partitions);
+  for (int rep = 0; rep < plan.consume_reps; ++rep) {
+    for (size_t k = 0; k < plan.consumers.size(); ++k) {
+      Client consumer = plan.consumers[(k + static_cast<size_t>(rep)) % plan.consumers.size()];
+      cpu0 = ProcessCpuSeconds(target.pid);
+      ConsumeResult c = consumer == Client::kRdkafka
+                            ? Consume(target.bootstrap, topic, plan.partitions, expected)
+                            : ConsumeRunnel(target.bootstrap, topic, plan.partitions, expected);
+      cpu = ProcessCpuSeconds(target.pid) - cpu0;
+      std::printf(
+          "%-6s %-7s %5zu B consume %9.0f msgs/s %7.1f MB/s  broker %5.2f cpu s/M  (%lld of "
+          "%lld, rep %d)%s\n",
+          name, ClientName(consumer), size, static_cast<double>(c.got) / c.seconds,
+          static_cast<double>(c.bytes) / c.seconds / 1e6, PerMillion(cpu, c.got),
+          static_cast<long long>(c.got), static_cast<long long>(expected), rep,
+          c.got < expected ? " INCOMPLETE" : "");
+      std::fflush(stdout);
     }
   }
 }
@@ -717,14 +712,26 @@ int main(int argc, char** argv) {
       "1 KiB), %d partitions, linger.ms=5\n",
       broker.pid, broker.bootstrap.c_str(), static_cast<long long>(plan.messages), plan.partitions);
 
-  RunTarget({"runnel", broker.pid, broker.bootstrap, false, &broker}, plan);
+  // Cell by cell, both targets back to back (alternating which goes
+  // first), so that the machine's load drifts alike over both.
+  std::vector<Target> targets = {{"runnel", broker.pid, broker.bootstrap, false, &broker}};
+  if (mock) targets.push_back({"mock", mock_child.pid, mock_child.bootstrap, true, nullptr});
+  size_t cell = 0;
+  for (size_t size : kSizes) {
+    for (const char* acks : kAcks) {
+      for (Client client : plan.producers) {
+        for (size_t k = 0; k < targets.size(); ++k) {
+          RunCell(targets[(k + cell) % targets.size()], plan, size, acks, client);
+        }
+        ++cell;
+      }
+    }
+  }
   std::printf("runnel broker RSS after the runs: %lld MB (peak %lld MB)\n",
               static_cast<long long>(RssKb(broker.pid) / 1024),
               static_cast<long long>(RssKb(broker.pid, "VmHWM:") / 1024));
   StopChild(broker);
-
   if (mock) {
-    RunTarget({"mock", mock_child.pid, mock_child.bootstrap, true, nullptr}, plan);
     ::kill(mock_child.pid, SIGKILL);
     ::waitpid(mock_child.pid, nullptr, 0);
   }
