@@ -63,6 +63,8 @@ absl::Status LogImpl::PersistOffsets(bool exact) {
   const int64_t rp = recovery_point_.load(std::memory_order_acquire);
   const int64_t start = start_offset_.load(std::memory_order_acquire);
   std::shared_ptr<const SegmentMap> segments = SegmentsSnapshot();
+  // Load failed (its error is what Open returns): nothing was recovered.
+  if (segments == nullptr) return absl::OkStatus();
   auto holder = segments->upper_bound(rp);
   const int64_t segment = holder == segments->begin() ? rp : std::prev(holder)->first;
   const bool stale = exact ? rp != persisted_recovery_point_ || start != persisted_start_
