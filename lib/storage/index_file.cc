@@ -93,8 +93,9 @@ void IndexFile::SetPath(std::string path) {
 IndexFile::~IndexFile() {
   IndexMapCache::Global().Remove(this);
   absl::MutexLock lock(&mu_);
+  // Buffered entries are dropped: a segment going away without Trim (a
+  // truncated or deleted one) needs none of them.
   UnmapLocked();
-  if (write_fd_ >= 0) ::close(write_fd_);
 }
 
 bool IndexFile::Follows(const uint8_t* prev, const uint8_t* cur) const {
@@ -147,6 +148,8 @@ absl::Status IndexFile::LoadLocked() const {
                                        fh->get(), static_cast<int32_t>(std::min<int64_t>(
                                                       present, INT32_MAX))));
   }
+  file_entries_ = valid;
+  pending_count_ = 0;
   entries_.store(valid, std::memory_order_release);
   // Loaded read-only: takes no entries until EnsureOpen(writable).
   max_entries_.store(valid, std::memory_order_release);
@@ -159,7 +162,7 @@ absl::Status IndexFile::EnsureOpen(bool writable, int64_t max_bytes) const {
   RUNNEL_RETURN_IF_ERROR(LoadLocked());
   if (!writable) return absl::OkStatus();
   const int32_t n = entries_.load();
-  const int64_t used = static_cast<int64_t>(n) * static_cast<int64_t>(entry_size_);
+  const int64_t used = static_cast<int64_t>(file_entries_) * static_cast<int64_t>(entry_size_);
   if (file_bytes_ < 0) {
     // Created now so that every segment has both index files, as in Kafka
     // (a missing one makes Open rebuild it).
@@ -209,8 +212,10 @@ absl::Status IndexFile::Search(absl::FunctionRef<void(const uint8_t*, int32_t)> 
   {
     absl::MutexLock lock(&mu_);
     RUNNEL_RETURN_IF_ERROR(LoadLocked());
-    const int32_t n = entries_.load();
-    if (n == 0) {
+    RUNNEL_RETURN_IF_ERROR(WritePendingLocked());
+    const int32_t n = file_entries_;
+    if (n == 0 || pending_count_ > 0) {
+      // pending_count_ > 0: the file is gone (deleted); nothing to search.
       fn(nullptr, 0);
       return absl::OkStatus();
     }
@@ -219,6 +224,53 @@ absl::Status IndexFile::Search(absl::FunctionRef<void(const uint8_t*, int32_t)> 
   }
   IndexMapCache::Global().Touch(this);
   return absl::OkStatus();
+}
+
+namespace {
+
+// Over `n` entries of `size` bytes at `entries`, for which `at_or_below`
+// holds on a prefix: the index of the last one it holds for, or -1.
+int32_t LastHolding(const uint8_t* entries, int32_t n, size_t size,
+                    absl::FunctionRef<bool(const uint8_t*)> at_or_below) {
+  int32_t lo = 0, hi = n - 1, found = -1;
+  while (lo <= hi) {
+    const int32_t mid = lo + (hi - lo) / 2;
+    if (at_or_below(entries + static_cast<size_t>(mid) * size)) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
+}
+
+}  // namespace
+
+absl::StatusOr<bool> IndexFile::FindLast(absl::FunctionRef<bool(const uint8_t*)> at_or_below,
+                                         uint8_t* out) const {
+  bool found = false;
+  {
+    absl::MutexLock lock(&mu_);
+    RUNNEL_RETURN_IF_ERROR(LoadLocked());
+    // The buffered entries follow the file's: when the first of them is at
+    // or below the target, the answer is among them and the file is not
+    // touched (a tailing reader of the active segment maps nothing new).
+    if (pending_count_ > 0 && at_or_below(pending_.get())) {
+      const int32_t i = LastHolding(pending_.get(), pending_count_, entry_size_, at_or_below);
+      std::memcpy(out, pending_.get() + static_cast<size_t>(i) * entry_size_, entry_size_);
+      return true;
+    }
+    const int32_t n = file_entries_;
+    if (n == 0) return false;
+    RUNNEL_RETURN_IF_ERROR(MapLocked(n));
+    const int32_t i = LastHolding(map_, n, entry_size_, at_or_below);
+    found = i >= 0;
+    if (found) std::memcpy(out, map_ + static_cast<size_t>(i) * entry_size_, entry_size_);
+  }
+  // Mapped, found or not: on the LRU list, so the cap holds.
+  IndexMapCache::Global().Touch(this);
+  return found;
 }
 
 absl::StatusOr<bool> IndexFile::LastEntry(uint8_t* out) const {
@@ -237,28 +289,63 @@ absl::Status IndexFile::AppendEntry(const uint8_t* entry) {
   if (n >= max_entries_.load()) {
     return absl::FailedPreconditionError(absl::StrCat("index ", path_, " is full or closed"));
   }
-  if (write_fd_ < 0) {
-    RUNNEL_ASSIGN_OR_RETURN(FileHandle fh, OpenFile(path_, O_WRONLY | O_CREAT));
-    write_fd_ = fh.Release();
+  if (pending_ == nullptr) {
+    // Once each time the index starts taking appends (freed by Trim).
+    pending_ = std::make_unique<uint8_t[]>(kPendingIndexEntries * entry_size_);
   }
-  RUNNEL_RETURN_IF_ERROR(PwriteAll(write_fd_, entry, entry_size_,
-                                   static_cast<int64_t>(n) * static_cast<int64_t>(entry_size_),
-                                   path_));
+  if (pending_count_ == kPendingIndexEntries) {
+    RUNNEL_RETURN_IF_ERROR(WritePendingLocked());
+    if (pending_count_ > 0) {
+      return absl::NotFoundError(absl::StrCat("index ", path_, " is gone"));
+    }
+  }
+  std::memcpy(pending_.get() + static_cast<size_t>(pending_count_) * entry_size_, entry,
+              entry_size_);
+  ++pending_count_;
   dirty_.store(true, std::memory_order_release);
   std::memcpy(last_, entry, entry_size_);
-  file_bytes_ =
-      std::max(file_bytes_, static_cast<int64_t>(n + 1) * static_cast<int64_t>(entry_size_));
   entries_.store(n + 1, std::memory_order_release);
   return absl::OkStatus();
 }
 
+absl::Status IndexFile::WritePendingLocked() const {
+  if (pending_count_ == 0) return absl::OkStatus();
+  // No O_CREAT: every index that takes appends has its file (Create,
+  // EnsureOpen(writable)); a missing one was deleted with its segment.
+  absl::StatusOr<FileHandle> fh = OpenFile(path_, O_WRONLY);
+  if (absl::IsNotFound(fh.status())) return absl::OkStatus();
+  if (!fh.ok()) return fh.status();
+  const int64_t at = static_cast<int64_t>(file_entries_) * static_cast<int64_t>(entry_size_);
+  const size_t bytes = static_cast<size_t>(pending_count_) * entry_size_;
+  absl::Status written = PwriteAll(fh->get(), pending_.get(), bytes, at, path_);
+  if (!written.ok()) {
+    // The entries stay buffered and the next write starts at the same
+    // position. Whatever part of them reached the file is cut off, so that
+    // a reload never takes it for entries.
+    if (file_bytes_ <= at) (void)::ftruncate(fh->get(), at);
+    return written;
+  }
+  file_entries_ += pending_count_;
+  pending_count_ = 0;
+  file_bytes_ = std::max(file_bytes_, at + static_cast<int64_t>(bytes));
+  return absl::OkStatus();
+}
+
+absl::Status IndexFile::WritePending() const {
+  absl::MutexLock lock(&mu_);
+  return WritePendingLocked();
+}
+
 void IndexFile::ForgetEntries() {
   absl::MutexLock lock(&mu_);
+  file_entries_ = 0;
+  pending_count_ = 0;
   entries_.store(0, std::memory_order_release);
 }
 
 absl::Status IndexFile::CutToEntries() {
   absl::MutexLock lock(&mu_);
+  RUNNEL_RETURN_IF_ERROR(WritePendingLocked());
   const int64_t used = static_cast<int64_t>(entries_.load()) * static_cast<int64_t>(entry_size_);
   if (file_bytes_ <= used) return absl::OkStatus();
   if (::truncate(path_.c_str(), used) != 0) return ErrnoStatus(errno, "truncate", path_);
@@ -271,7 +358,30 @@ absl::Status IndexFile::TruncateEntries(int32_t n) {
   absl::MutexLock lock(&mu_);
   RUNNEL_RETURN_IF_ERROR(LoadLocked());
   if (n >= entries_.load()) return absl::OkStatus();
+  if (n > file_entries_) {
+    // The cut falls among the buffered entries: the file keeps its own.
+    pending_count_ = n - file_entries_;
+    std::memcpy(last_, pending_.get() + static_cast<size_t>(pending_count_ - 1) * entry_size_,
+                entry_size_);
+    entries_.store(n, std::memory_order_release);
+    return absl::OkStatus();
+  }
+  pending_count_ = 0;
   entries_.store(n, std::memory_order_release);
+  const bool file_changes = n < file_entries_;
+  file_entries_ = n;
+  if (!file_changes) {
+    // Exactly the file's entries are left: its last is the last one.
+    if (n > 0) {
+      RUNNEL_ASSIGN_OR_RETURN(FileHandle fh, OpenFile(path_, O_RDONLY));
+      const int64_t at = static_cast<int64_t>(n - 1) * static_cast<int64_t>(entry_size_);
+      RUNNEL_ASSIGN_OR_RETURN(size_t got, PreadUpTo(fh.get(), last_, entry_size_, at, path_));
+      if (got != entry_size_) {
+        return absl::DataLossError(absl::StrCat(path_, ": short read at byte ", at));
+      }
+    }
+    return absl::OkStatus();
+  }
   const int64_t used = static_cast<int64_t>(n) * static_cast<int64_t>(entry_size_);
   if (::truncate(path_.c_str(), used) != 0 && errno != ENOENT) {
     return ErrnoStatus(errno, "truncate", path_);
@@ -291,24 +401,28 @@ absl::Status IndexFile::TruncateEntries(int32_t n) {
 }
 
 absl::Status IndexFile::Trim() {
-  ReleaseWriter();
   absl::MutexLock lock(&mu_);
   if (!loaded_) return absl::OkStatus();  // never read nor written here
+  RUNNEL_RETURN_IF_ERROR(WritePendingLocked());
+  if (pending_count_ == 0) pending_.reset();
   max_entries_.store(entries_.load(), std::memory_order_release);
   return absl::OkStatus();
 }
 
 absl::Status IndexFile::Resize(int64_t max_bytes) { return EnsureOpen(true, max_bytes); }
 
-void IndexFile::ReleaseWriter() {
-  absl::MutexLock lock(&mu_);
-  if (write_fd_ >= 0) ::close(write_fd_);
-  write_fd_ = -1;
-}
-
 absl::Status IndexFile::Flush() const {
   if (!dirty_.exchange(false, std::memory_order_acq_rel)) return absl::OkStatus();
-  const std::string p = path();
+  std::string p;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::Status written = WritePendingLocked();
+    if (!written.ok()) {
+      dirty_.store(true);
+      return written;
+    }
+    p = path_;
+  }
   absl::StatusOr<FileHandle> fh = OpenFile(p, O_RDONLY);
   absl::Status synced = fh.ok() ? Fsync(fh->get(), p) : fh.status();
   if (absl::IsNotFound(synced)) synced = absl::OkStatus();  // renamed away (deleted)
@@ -346,13 +460,10 @@ OffsetPosition OffsetIndex::Decode(const uint8_t* e) const {
 OffsetPosition OffsetIndex::Lookup(int64_t target) const {
   // An index that cannot be read is treated as empty: lookups still find
   // the data, by scanning from the segment start.
-  OffsetPosition result{file_.base_offset(), 0};
-  (void)file_.Search([&](const uint8_t* entries, int32_t n) {
-    const int32_t found = LastEntryAtOrBelow(
-        n, target, [&](int32_t i) { return Decode(entries + static_cast<size_t>(i) * 8).offset; });
-    if (found >= 0) result = Decode(entries + static_cast<size_t>(found) * 8);
-  });
-  return result;
+  uint8_t e[8];
+  absl::StatusOr<bool> found =
+      file_.FindLast([&](const uint8_t* entry) { return Decode(entry).offset <= target; }, e);
+  return found.ok() && *found ? Decode(e) : OffsetPosition{file_.base_offset(), 0};
 }
 
 OffsetPosition OffsetIndex::LastEntry() const {
@@ -403,14 +514,10 @@ TimestampOffsetEntry TimeIndex::Decode(const uint8_t* e) const {
 }
 
 TimestampOffsetEntry TimeIndex::Lookup(int64_t target) const {
-  TimestampOffsetEntry result{-1, file_.base_offset()};
-  (void)file_.Search([&](const uint8_t* entries, int32_t n) {
-    const int32_t found = LastEntryAtOrBelow(n, target, [&](int32_t i) {
-      return Decode(entries + static_cast<size_t>(i) * 12).timestamp;
-    });
-    if (found >= 0) result = Decode(entries + static_cast<size_t>(found) * 12);
-  });
-  return result;
+  uint8_t e[12];
+  absl::StatusOr<bool> found =
+      file_.FindLast([&](const uint8_t* entry) { return Decode(entry).timestamp <= target; }, e);
+  return found.ok() && *found ? Decode(e) : TimestampOffsetEntry{-1, file_.base_offset()};
 }
 
 TimestampOffsetEntry TimeIndex::LastEntry() const {

@@ -170,15 +170,6 @@ absl::Status Segment::Append(std::span<const iovec> iov, std::span<const Appende
   };
   absl::Status written = PwritevAll(fd(), iov, start, log_path_);
   if (!written.ok()) return cut_back(written);
-  // Index descriptors live for this call only (see index_file.h).
-  struct ReleaseIndexWriters {
-    Segment* seg;
-    ~ReleaseIndexWriters() {
-      seg->offset_index_.file().ReleaseWriter();
-      seg->time_index_.file().ReleaseWriter();
-    }
-  } release{this};
-
   // An index entry can fail too (ENOSPC when its page is first written):
   // then the entries and timestamps added for this call are undone with the
   // bytes, so no entry points past the data.

@@ -105,8 +105,6 @@ absl::StatusOr<SegmentRecovery> Segment::Recover(int32_t index_interval_bytes,
     expected = info.last_offset + 1;
     pos += size;
   }
-  offset_index_.file().ReleaseWriter();
-  time_index_.file().ReleaseWriter();
   RUNNEL_RETURN_IF_ERROR(offset_index_.file().CutToEntries());
   RUNNEL_RETURN_IF_ERROR(time_index_.file().CutToEntries());
   SegmentRecovery result;
