@@ -23,6 +23,7 @@ BatchInfo DecodeBatchInfo(const uint8_t* p, int64_t position) {
   b.record_count = LoadBigEndian<int32_t>(p + rb::kRecordCountOffset);
   b.leader_epoch = LoadBigEndian<int32_t>(p + rb::kPartitionLeaderEpochOffset);
   b.attributes = LoadBigEndian<int16_t>(p + rb::kAttributesOffset);
+  b.producer_id = LoadBigEndian<int64_t>(p + rb::kProducerIdOffset);
   return b;
 }
 
@@ -37,7 +38,10 @@ absl::StatusOr<std::optional<BatchInfo>> BatchScanner::Next() {
                                             end_ - pos_, " bytes left)"));
   }
   if (pos_ < chunk_start_ || pos_ + header > chunk_start_ + static_cast<int64_t>(chunk_.size())) {
-    const int64_t want = std::min(kChunkBytes, end_ - pos_);
+    // After a batch of a quarter chunk or more, the next is likely as large:
+    // a chunk would hold few headers, so only the header is read.
+    const int64_t want =
+        std::min(last_size_ >= kChunkBytes / 4 ? header : kChunkBytes, end_ - pos_);
     chunk_.ResizeUninitialized(static_cast<size_t>(want));
     RUNNEL_ASSIGN_OR_RETURN(size_t got, PreadUpTo(fd_, chunk_.data(), chunk_.size(), pos_, path_));
     chunk_.Truncate(got);
@@ -59,6 +63,7 @@ absl::StatusOr<std::optional<BatchInfo>> BatchScanner::Next() {
                                             " bytes runs past the end (byte ", end_, ")"));
   }
   pos_ += b.size;
+  last_size_ = b.size;
   return b;
 }
 

@@ -3,7 +3,9 @@
 //
 // The scanner reads the file in chunks (kChunkBytes) and parses headers out
 // of them, so scanning many small batches costs one pread a chunk, while a
-// large batch is skipped over without reading its body. It trusts framing
+// large batch is skipped over without reading its body; after a batch of a
+// quarter chunk or more it reads only the next header (a chunk would hold
+// few of them, and reading it would read most of the data). It trusts framing
 // only as far as FrameBatch checks it: a header that is malformed or runs
 // past `end` stops the scan with the reason (DataLoss naming file and byte);
 // CRCs are the recovery's job (segment_recovery.cc).
@@ -31,6 +33,7 @@ struct BatchInfo {
   int32_t record_count = 0;
   int32_t leader_epoch = -1;
   int16_t attributes = 0;
+  int64_t producer_id = -1;
 
   int64_t next_position() const { return position + size; }
 };
@@ -59,6 +62,7 @@ class BatchScanner {
   int64_t end_;
   ByteBuffer chunk_;
   int64_t chunk_start_ = 0;  // file position of chunk_[0]
+  int64_t last_size_ = 0;    // of the batch Next() returned last
 };
 
 }  // namespace runnel::storage

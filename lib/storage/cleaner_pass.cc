@@ -10,6 +10,7 @@
 #include "common/record_batch_format.h"
 #include "runnel/common/status_macros.h"
 #include "runnel/protocol/record_batch.h"
+#include "storage/batch_scanner.h"
 #include "storage/cleaner_batches.h"
 #include "storage/cleaner_txn.h"
 #include "storage/file_util.h"
@@ -43,10 +44,12 @@ absl::Status CheckAbort(const CleanPassOptions& o) {
   return absl::OkStatus();
 }
 
-// Calls fn(reader) for each batch of `seg`, the reader positioned on it.
+// Calls fn(reader) for each batch of `seg` from byte `start` (a batch
+// boundary) on, the reader positioned on it.
 template <typename Fn>
-absl::Status ForEachBatch(const std::shared_ptr<Segment>& seg, const CleanPassOptions& o, Fn&& fn) {
-  SegmentBatchChunks chunks(seg, 0, seg->size(), o.io_chunk_bytes);
+absl::Status ForEachBatch(const std::shared_ptr<Segment>& seg, const CleanPassOptions& o,
+                          int64_t start, Fn&& fn) {
+  SegmentBatchChunks chunks(seg, start, seg->size(), o.io_chunk_bytes);
   while (true) {
     RUNNEL_RETURN_IF_ERROR(CheckAbort(o));
     RUNNEL_ASSIGN_OR_RETURN(std::span<const uint8_t> chunk, chunks.Next());
@@ -60,43 +63,39 @@ absl::Status ForEachBatch(const std::shared_ptr<Segment>& seg, const CleanPassOp
   }
 }
 
-// Walks every batch header of `seg` (and the record of each control
-// batch), with no CRC check: recovery or the append checked them, and the
-// map and rewrite passes check them again as they read records.
+// Walks every batch header of `seg` (and reads the record of each
+// transactional control batch), with no CRC check: recovery or the append
+// checked them, and the map and rewrite passes check them again as they
+// read records. BatchScanner reads headers in 16 KiB chunks and skips the
+// bodies of larger batches, so this walk is not a third read of the data
+// (Kafka learns aborted transactions from its .txnindex instead).
 absl::Status ScanHeaders(const std::shared_ptr<Segment>& seg, const CleanPassOptions& o,
                          BatchFacts& facts) {
-  SegmentBatchChunks chunks(seg, 0, seg->size(), o.io_chunk_bytes);
+  BatchScanner scan(seg->fd(), seg->log_path(), 0, seg->size());
+  ByteBuffer control;
   while (true) {
     RUNNEL_RETURN_IF_ERROR(CheckAbort(o));
-    RUNNEL_ASSIGN_OR_RETURN(std::span<const uint8_t> chunk, chunks.Next());
-    if (chunk.empty()) return absl::OkStatus();
-    for (size_t p = 0; p + rb::kHeaderSize <= chunk.size();) {
-      RUNNEL_ASSIGN_OR_RETURN(rb::BatchFrame frame,
-                              rb::FrameBatch(chunk.subspan(p), chunks.position() + p));
-      const rb::BatchHeader h = rb::ParseBatchHeader(chunk.data() + p);
-      if (h.producer_id >= 0) facts.producers[h.producer_id] = h.base_offset;
-      const TxnBatch b{
-          .producer_id = h.producer_id,
-          .base_offset = h.base_offset,
-          .last_offset = static_cast<int64_t>(static_cast<uint64_t>(h.base_offset) +
-                                              static_cast<uint64_t>(int64_t{h.last_offset_delta})),
-          .record_count = h.record_count,
-          .transactional = (h.attributes & rb::kTransactionalBit) != 0,
-          .control = (h.attributes & rb::kControlBit) != 0};
-      std::optional<protocol::ControlRecordType> type;
-      if (b.control && b.transactional) {
-        absl::StatusOr<std::optional<protocol::ControlRecordType>> t =
-            ControlTypeOf(chunk.subspan(p, frame.size));
-        if (!t.ok()) {
-          return absl::DataLossError(absl::StrCat(seg->log_path(), ": control batch at byte ",
-                                                  chunks.position() + p, ": ",
-                                                  t.status().message()));
-        }
-        type = *t;
+    RUNNEL_ASSIGN_OR_RETURN(std::optional<BatchInfo> h, scan.Next());
+    if (!h.has_value()) return absl::OkStatus();
+    if (h->producer_id >= 0) facts.producers[h->producer_id] = h->base_offset;
+    const TxnBatch b{.producer_id = h->producer_id,
+                     .base_offset = h->base_offset,
+                     .last_offset = h->last_offset,
+                     .record_count = h->record_count,
+                     .transactional = (h->attributes & rb::kTransactionalBit) != 0,
+                     .control = (h->attributes & rb::kControlBit) != 0};
+    std::optional<protocol::ControlRecordType> type;
+    if (b.control && b.transactional) {
+      control.Clear();
+      RUNNEL_RETURN_IF_ERROR(seg->ReadBytes(h->position, h->size, control));
+      absl::StatusOr<std::optional<protocol::ControlRecordType>> t = ControlTypeOf(control.span());
+      if (!t.ok()) {
+        return absl::DataLossError(absl::StrCat(seg->log_path(), ": control batch at byte ",
+                                                h->position, ": ", t.status().message()));
       }
-      facts.txns.OnBatch(b, type);
-      p += frame.size;
+      type = *t;
     }
+    facts.txns.OnBatch(b, type);
   }
 }
 
@@ -110,7 +109,16 @@ absl::StatusOr<size_t> BuildOffsetMap(const std::vector<Source>& sources, Offset
   for (size_t i = 0; i < sources.size(); ++i) {
     const Source& s = sources[i];
     if (s.upper <= o.first_dirty) continue;
-    RUNNEL_RETURN_IF_ERROR(ForEachBatch(s.seg, o, [&](protocol::RecordBatchReader& reader) {
+    // In the segment holding first_dirty, the clean batches before it are
+    // not read (Kafka starts at offsetIndex.lookup(start) too): the batch
+    // holding first_dirty is found from the offset index.
+    int64_t start = 0;
+    if (o.first_dirty > s.seg->base_offset()) {
+      RUNNEL_ASSIGN_OR_RETURN(std::optional<BatchInfo> first,
+                              s.seg->FindBatch(o.first_dirty, s.seg->size()));
+      start = first.has_value() ? first->position : s.seg->size();
+    }
+    RUNNEL_RETURN_IF_ERROR(ForEachBatch(s.seg, o, start, [&](protocol::RecordBatchReader& reader) {
       const protocol::RecordBatchHeader& h = reader.header();
       // Control records carry no data key, and aborted records supersede
       // nothing. After the map filled, the rest of the segment is only
@@ -231,7 +239,7 @@ absl::Status CleanGroup(LogImpl& log, const LogOptions& opts, std::span<const So
       return true;
     };
     for (const Source& s : group) {
-      RUNNEL_RETURN_IF_ERROR(ForEachBatch(s.seg, o, [&](protocol::RecordBatchReader& reader) {
+      RUNNEL_RETURN_IF_ERROR(ForEachBatch(s.seg, o, 0, [&](protocol::RecordBatchReader& reader) {
         const protocol::RecordBatchHeader h = reader.header();
         last_seen = h;
         horizon = DeleteHorizonOf(h);

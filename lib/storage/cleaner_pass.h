@@ -35,6 +35,16 @@
 //      -> .deleted, .swap -> live; LogImpl::Open completes or discards an
 //      interrupted swap).
 //
+// What a pass reads: a header walk of the segments it may rewrite
+// (BatchScanner: 16 KiB reads, bodies of larger batches skipped) for
+// producers and transactions; the dirty range once for the map, from the
+// batch holding first_dirty (found with the offset index); and the
+// rewritten segments once. So dirty bytes are read twice and clean ones
+// once, as in Kafka (buildOffsetMap, then cleanSegments). One read could
+// serve both only by holding the dirty range, or every kept batch, in
+// memory until the map is complete: a later record can supersede any
+// earlier one.
+//
 // Appends never wait for a pass: it reads only inactive segments, whose
 // bytes no longer change, and ReplaceSegments takes the log's locks only for
 // the renames. A truncation or retention that removed a segment meanwhile
