@@ -65,10 +65,11 @@ struct LogManagerOptions {
   // Flush every log on Close, so the next Open recovers nothing.
   bool flush_on_close = true;
   // A log with no append for this long closes its active segment for
-  // appends (final time-index entry written; the next append reopens it).
-  // Descriptors do not depend on it: index files are opened only within an
-  // append, so every partition costs one descriptor per segment, and at
-  // most 1,024 index files are mapped at once in the process.
+  // appends (final time-index entry and buffered index entries written, the
+  // index buffers freed; the next append reopens it). Descriptors do not
+  // depend on it: index files are opened only to write buffered entries, so
+  // every partition costs one descriptor per segment, and at most 1,024
+  // index files are mapped at once in the process.
   int64_t idle_files_close_ms = 10 * 60 * 1000;
   // log.cleaner.dedupe.buffer.size: memory for the cleaner's key map (24
   // bytes a distinct key in the dirty range); less only means more passes.
