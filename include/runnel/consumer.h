@@ -53,6 +53,16 @@ struct TopicPartition {
   friend auto operator<=>(const TopicPartition&, const TopicPartition&) = default;
 };
 
+// One record Poll returned. key, value and the headers are views into the
+// fetched record batch the record came from (inflated, when it was
+// compressed), which `buffer` owns and shares with the batch's other
+// records: no copy is made. A record, and every copy of it, stays valid for
+// as long as it lives: across later Polls, after a Seek and after Close.
+// Holding one record holds its whole batch (up to max.partition.fetch.bytes,
+// or what a compressed batch inflates to): to keep a few records long,
+// copy their bytes out (std::string(*r.value)) and drop the records.
+// A record built by hand (tests, adapters) points its views at bytes that
+// outlive it, or sets `buffer` to their owner.
 struct ConsumerRecord {
   std::string topic;
   int32_t partition = 0;
@@ -60,9 +70,12 @@ struct ConsumerRecord {
   int64_t timestamp_ms = -1;
   bool log_append_time = false;  // timestamp set by the broker, not the producer
   int32_t leader_epoch = -1;
-  std::optional<std::string> key;    // nullopt: a null key
-  std::optional<std::string> value;  // nullopt: a null value (tombstone)
-  std::vector<std::pair<std::string, std::optional<std::string>>> headers;
+  std::optional<std::string_view> key;    // nullopt: a null key
+  std::optional<std::string_view> value;  // nullopt: a null value (tombstone)
+  std::vector<std::pair<std::string_view, std::optional<std::string_view>>> headers;
+  // Owns the bytes key, value and headers view (null when they view bytes
+  // someone else keeps alive).
+  std::shared_ptr<const void> buffer;
 };
 
 struct OffsetAndMetadata {
@@ -120,9 +133,14 @@ struct ConsumerOptions {
   // and one partition in it may carry (a larger first batch still comes).
   int32_t fetch_max_bytes = 50 * 1024 * 1024;
   int32_t max_partition_fetch_bytes = 1024 * 1024;
-  // queued.max.messages.kbytes (in bytes here): record bytes prefetched and
-  // not yet returned by Poll. The fetcher stops asking past it, so a slow
-  // application bounds the consumer's memory.
+  // queued.max.messages.kbytes (in bytes here): bytes prefetched and not yet
+  // returned by Poll, counted decompressed: each buffered record's key,
+  // value, headers and sizeof(ConsumerRecord), plus the compressed bytes of
+  // fetched answers not yet decoded. The fetcher asks for no more than the
+  // room left, and stops decoding an answer once its records fill the room
+  // (the rest waits, compressed, until Poll makes room), so a slow
+  // application bounds the consumer's memory to about this plus one record
+  // batch inflated. Records Poll returned no longer count.
   int64_t queued_max_bytes = 64 * 1024 * 1024;
   // max.poll.records: the most records one Poll returns.
   int32_t max_poll_records = 500;
@@ -226,7 +244,13 @@ class Consumer {
   // partition; nullopt when no such record exists.
   virtual absl::StatusOr<std::map<TopicPartition, std::optional<int64_t>>> OffsetsForTimes(
       const std::map<TopicPartition, int64_t>& timestamps, absl::Duration timeout) = 0;
-  // The first and the next-to-be-written offsets.
+  // The first and the next-to-be-written offsets (the last stable offset
+  // under read_committed). For a partition this consumer fetches whose
+  // latest fetch answer is younger than fetch.max.wait.ms, answered at once
+  // from that answer (as librdkafka's get_watermark_offsets), not waiting
+  // behind the fetch the broker holds; otherwise asked of the partition's
+  // leader (ListOffsets), which answers after any fetch it holds on the
+  // same connection (up to fetch.max.wait.ms later).
   virtual absl::StatusOr<std::pair<int64_t, int64_t>> WatermarkOffsets(
       const TopicPartition& tp, absl::Duration timeout) = 0;
 

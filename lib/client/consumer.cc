@@ -357,6 +357,8 @@ void ConsumerImpl::SetPosition(PartitionState& ps, int64_t offset) {
   queued_bytes_ -= ps.buffered_bytes;
   ps.buffered.clear();
   ps.buffered_bytes = 0;
+  ps.undecoded.reset();
+  ps.undecoded_bytes = 0;
   ps.epoch = ++epoch_counter_;
   ps.reset_to.reset();
   ps.resetting = false;
@@ -415,16 +417,32 @@ absl::StatusOr<std::map<TopicPartition, std::optional<int64_t>>> ConsumerImpl::O
 absl::StatusOr<std::pair<int64_t, int64_t>> ConsumerImpl::WatermarkOffsets(
     const TopicPartition& tp, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
+  {
+    // A partition fetched lately: what its latest fetch answer said. Asking
+    // the leader would wait behind the fetch it holds on this connection.
+    absl::MutexLock l(&mu_);
+    RUNNEL_RETURN_IF_ERROR(CheckOpen());
+    auto it = assigned_.find(tp);
+    if (it != assigned_.end()) {
+      const PartitionState& ps = it->second;
+      if (ps.log_start_offset >= 0 && ps.end_offset >= 0 &&
+          absl::Now() - ps.watermarks_at < options_.fetch_max_wait) {
+        return std::make_pair(ps.log_start_offset, ps.end_offset);
+      }
+    }
+  }
+  // Both lookups at once.
+  using Offsets = absl::StatusOr<std::map<TopicPartition, std::optional<int64_t>>>;
+  Waiter<Offsets> first, next;
+  SendListOffsets({{tp, -2}}, first.Callback());
+  SendListOffsets({{tp, -1}}, next.Callback());
   std::pair<int64_t, int64_t> out;
-  for (int64_t which : {-2, -1}) {
-    Waiter<absl::StatusOr<std::map<TopicPartition, std::optional<int64_t>>>> w;
-    SendListOffsets({{tp, which}}, w.Callback());
-    auto r = w.Wait(deadline);
+  for (auto [w, v] : {std::pair{&first, &out.first}, std::pair{&next, &out.second}}) {
+    auto r = w->Wait(deadline);
     if (!r) return TimedOut("watermark offsets");
     if (!r->ok()) return r->status();
     auto o = (*r)->find(tp);
-    const int64_t v = (o != (*r)->end() && o->second) ? *o->second : -1;
-    (which == -2 ? out.first : out.second) = v;
+    *v = (o != (*r)->end() && o->second) ? *o->second : -1;
   }
   return out;
 }

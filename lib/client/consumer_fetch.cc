@@ -2,8 +2,11 @@
 // covering every assigned, unpaused partition with a known position whose
 // prefetched bytes are under max.partition.fetch.bytes, while all prefetched
 // bytes stay under queued_max_bytes. Answers become ConsumerRecords queued per
-// partition for Poll; errors back off by retry.backoff.ms (refreshing the
-// metadata when the leader moved) or reset the offset (OFFSET_OUT_OF_RANGE).
+// partition for Poll, viewing the answer's bytes (or a compressed batch's
+// inflated copy) instead of copying them; decoding stops while the records
+// buffered fill queued_max_bytes. Errors back off by retry.backoff.ms
+// (refreshing the metadata when the leader moved) or reset the offset
+// (OFFSET_OUT_OF_RANGE).
 //
 // read_committed: the broker stops at the last stable offset and lists the
 // aborted transactions in range; a transactional batch of a producer with an
@@ -11,12 +14,18 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
+#include <span>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "client/consumer_impl.h"
+#include "runnel/common/byte_buffer.h"
 #include "runnel/protocol/error_code.h"
 #include "runnel/protocol/messages/fetch.h"
 #include "runnel/protocol/record_batch.h"
@@ -25,97 +34,104 @@ namespace runnel::client {
 
 using protocol::ErrorCode;
 
-namespace {
-
-std::optional<std::string> Copy(const protocol::NullableBytes& b) {
-  if (b.is_null()) return std::nullopt;
-  return std::string(b.str());
-}
-
-// One partition's share of a fetch answer, decoded off the consumer's lock:
-// the records from `fetch_offset` on not yet handed to the partition's
-// buffer, and where the next fetch starts.
-struct DecodedPartition {
+// One partition's share of a fetch answer: its record bytes (moved out of
+// the response, never copied) and a reader over them that keeps its place
+// between calls, so decoding can stop at queued_max_bytes and go on when
+// Poll has made room. Only the I/O thread touches it.
+struct FetchedPartition {
   TopicPartition tp;
-  uint64_t epoch = 0;       // the partition's epoch when the fetch was sent
-  int64_t fetch_offset = 0;  // in: the offset asked for; out: the next to ask for
-  const protocol::FetchResponse::PartitionData* data = nullptr;
-  std::vector<ConsumerRecord> records;
-  int64_t bytes = 0;  // RecordBytes of `records`
+  uint64_t epoch = 0;        // the partition's epoch when the fetch was sent
+  int64_t fetch_offset = 0;  // the next offset to ask for
+  // The answer's record batches; records of uncompressed batches view them.
+  std::shared_ptr<const std::vector<uint8_t>> input;
+  std::optional<protocol::RecordBatchReader> reader;
+  // read_committed: aborted transactions in range not reached yet, by first
+  // offset, and the producers whose aborted transaction is open.
+  std::multimap<int64_t, int64_t> aborted;
+  std::set<int64_t> open_aborts;
   absl::Status error;  // a corrupt batch (DataLoss): records before it are kept
+
+  // Input bytes not decoded yet (as fetched: compressed ones stay so).
+  int64_t Left() const {
+    return static_cast<int64_t>(input->size() - reader->consumed_bytes());
+  }
 };
 
-// Walks the batches of d.data: skips what lies before fetch_offset, control
-// batches and (read_committed) batches of aborted transactions, and copies
-// every other record into d.records. Whenever a whole batch leaves at least
-// `publish_every` records there, calls `publish` (which empties d.records),
-// so that Poll can start on a large answer (a compressed one inflates to
-// many times max.partition.fetch.bytes) before all of it is decoded; stops
-// when `publish` returns false (the partition was revoked or sought).
-void DecodeRecords(DecodedPartition& d, bool read_committed, bool check_crcs,
-                   size_t publish_every,
-                   const std::function<bool(DecodedPartition&)>& publish) {
-  const auto& p = *d.data;
-  // Aborted transactions in range, by first offset.
-  std::multimap<int64_t, int64_t> aborted;  // first offset -> producer id
-  if (read_committed && p.aborted_transactions) {
-    for (const auto& a : *p.aborted_transactions) aborted.emplace(a.first_offset, a.producer_id);
-  }
-  std::set<int64_t> open_aborts;
-  protocol::RecordBatchReaderOptions ro;
-  ro.verify_crc = check_crcs;
-  protocol::RecordBatchReader reader(*p.records, ro);
+namespace {
+
+std::optional<std::string_view> View(const protocol::NullableBytes& b) {
+  if (b.is_null()) return std::nullopt;
+  return b.str();
+}
+
+// Decodes f's next batch that holds records past fetch_offset (skipping
+// older ones, control batches and, read_committed, batches of aborted
+// transactions) into `out`, adding their RecordBytes to `bytes`. Records
+// view the batch where it lies: in f.input, or in its inflated copy, which
+// they then share. False once f holds no more batches or on a corrupt one
+// (f.error).
+bool DecodeBatch(FetchedPartition& f, std::vector<ConsumerRecord>& out,
+                 int64_t& bytes) {
+  protocol::RecordBatchReader& reader = *f.reader;
   while (reader.NextBatch()) {
     const auto& h = reader.header();
-    while (!aborted.empty() && aborted.begin()->first <= h.last_offset()) {
-      open_aborts.insert(aborted.begin()->second);
-      aborted.erase(aborted.begin());
+    while (!f.aborted.empty() && f.aborted.begin()->first <= h.last_offset()) {
+      f.open_aborts.insert(f.aborted.begin()->second);
+      f.aborted.erase(f.aborted.begin());
     }
-    if (h.last_offset() < d.fetch_offset) continue;
+    if (h.last_offset() < f.fetch_offset) continue;
     if (h.is_control()) {
       if (reader.NextRecord()) {
         auto cr = protocol::ParseControlRecord(reader.record());
         if (cr.ok() && cr->type == protocol::ControlRecordType::kAbort) {
-          open_aborts.erase(h.producer_id);
+          f.open_aborts.erase(h.producer_id);
         }
       }
-      d.fetch_offset = h.last_offset() + 1;
+      f.fetch_offset = h.last_offset() + 1;
       continue;
     }
-    if (h.is_transactional() && open_aborts.count(h.producer_id)) {
-      d.fetch_offset = h.last_offset() + 1;
+    if (h.is_transactional() && f.open_aborts.count(h.producer_id)) {
+      f.fetch_offset = h.last_offset() + 1;
       continue;
     }
     const bool log_append_time = h.timestamp_type() == protocol::TimestampType::kLogAppendTime;
-    if (h.record_count > 0) d.records.reserve(d.records.size() + h.record_count);
+    if (h.record_count > 0) out.reserve(out.size() + h.record_count);
+    std::shared_ptr<const void> buffer = f.input;
+    bool first = true;
     while (reader.NextRecord()) {
+      if (first && h.compression() != protocol::CompressionType::kNone) {
+        // The reader inflated the batch on this first NextRecord: its records
+        // keep the inflated bytes alive from here.
+        buffer = std::make_shared<const ByteBuffer>(reader.ReleaseDecompressed());
+      }
+      first = false;
       const auto& r = reader.record();
-      if (r.offset < d.fetch_offset) continue;
-      ConsumerRecord& cr = d.records.emplace_back();
-      cr.topic = d.tp.topic;
-      cr.partition = d.tp.partition;
+      if (r.offset < f.fetch_offset) continue;
+      ConsumerRecord& cr = out.emplace_back();
+      cr.topic = f.tp.topic;
+      cr.partition = f.tp.partition;
       cr.offset = r.offset;
       cr.timestamp_ms = r.timestamp;
       cr.log_append_time = log_append_time;
       cr.leader_epoch = h.partition_leader_epoch;
-      if (!r.key.is_null()) cr.key.emplace(r.key.str());
-      if (!r.value.is_null()) cr.value.emplace(r.value.str());
+      cr.key = View(r.key);
+      cr.value = View(r.value);
       if (!r.headers.empty()) {
-        for (const auto& hd : r.headers) {
-          cr.headers.emplace_back(std::string(hd.key), Copy(hd.value));
-        }
+        for (const auto& hd : r.headers) cr.headers.emplace_back(hd.key, View(hd.value));
       }
-      d.bytes += RecordBytes(cr);
+      cr.buffer = buffer;
+      bytes += RecordBytes(cr);
     }
     if (!reader.status().ok()) break;
-    d.fetch_offset = h.last_offset() + 1;
-    if (d.records.size() >= publish_every && !publish(d)) return;
+    f.fetch_offset = h.last_offset() + 1;
+    return true;
   }
   if (!reader.status().ok()) {
-    d.error = absl::DataLossError(absl::StrCat("fetch of ", d.tp.topic, "-", d.tp.partition,
-                                               " at offset ", d.fetch_offset, ": ",
+    f.error = absl::DataLossError(absl::StrCat("fetch of ", f.tp.topic, "-", f.tp.partition,
+                                               " at offset ", f.fetch_offset, ": ",
                                                std::string(reader.status().message())));
   }
+  return false;
 }
 
 }  // namespace
@@ -130,16 +146,35 @@ void ConsumerImpl::PumpSoon() {
 }
 
 void ConsumerImpl::Pump() {
+  // Answers parked at queued_max_bytes go first: their partitions are not
+  // fetched again until they are decoded.
+  std::vector<std::shared_ptr<FetchedPartition>> parked;
+  {
+    absl::MutexLock l(&mu_);
+    pump_scheduled_ = false;
+    if (closed_) return;
+    if (DecodeRoom() > 0) {
+      for (auto& [tp, ps] : assigned_) {
+        if (!ps.undecoded || ps.paused) continue;
+        parked.push_back(std::move(ps.undecoded));
+        ps.undecoded.reset();
+        ps.buffered_bytes -= ps.undecoded_bytes;
+        queued_bytes_ -= ps.undecoded_bytes;
+        ps.undecoded_bytes = 0;
+      }
+    }
+  }
+  for (auto& f : parked) Decode(std::move(f));
+
   std::map<int32_t, protocol::FetchRequest> requests;
   std::map<int32_t, std::map<TopicPartition, uint64_t>> epochs;
   bool need_metadata = false;
   {
     absl::MutexLock l(&mu_);
-    pump_scheduled_ = false;
     if (closed_ || queued_bytes_ >= options_.queued_max_bytes) return;
     const auto md = core_->metadata();
     for (auto& [tp, ps] : assigned_) {
-      if (ps.paused || ps.position < 0 || ps.resetting ||
+      if (ps.paused || ps.position < 0 || ps.resetting || ps.undecoded ||
           ps.buffered_bytes >= options_.max_partition_fetch_bytes) {
         continue;
       }
@@ -159,12 +194,18 @@ void ConsumerImpl::Pump() {
       p.partition_max_bytes = options_.max_partition_fetch_bytes;
       epochs[*leader][tp] = ps.epoch;
     }
+    // Each answer may fill its share of the room left (a broker still
+    // sends a first batch larger than that, as Kafka does).
+    const int64_t share = requests.empty() ? 0
+                          : (options_.queued_max_bytes - queued_bytes_) /
+                                static_cast<int64_t>(requests.size());
     for (auto& [node, req] : requests) {
       fetching_nodes_.insert(node);
       req.replica_id = -1;
       req.max_wait_ms = static_cast<int32_t>(absl::ToInt64Milliseconds(options_.fetch_max_wait));
       req.min_bytes = options_.fetch_min_bytes;
-      req.max_bytes = options_.fetch_max_bytes;
+      req.max_bytes = static_cast<int32_t>(
+          std::clamp<int64_t>(share, 1, std::max<int64_t>(1, options_.fetch_max_bytes)));
       req.isolation_level = static_cast<int8_t>(options_.isolation_level);
       req.session_id = 0;
       req.session_epoch = -1;  // a full fetch each time: no session to keep
@@ -191,19 +232,76 @@ void ConsumerImpl::Pump() {
   }
 }
 
+int64_t ConsumerImpl::DecodeRoom() const {
+  int64_t undecoded = 0;
+  for (const auto& [tp, ps] : assigned_) undecoded += ps.undecoded_bytes;
+  return options_.queued_max_bytes - (queued_bytes_ - undecoded);
+}
+
+void ConsumerImpl::Decode(std::shared_ptr<FetchedPartition> f) {
+  const size_t publish_every = static_cast<size_t>(std::max(1, options_.max_poll_records));
+  std::vector<ConsumerRecord> records;
+  int64_t bytes = 0;  // RecordBytes of `records`
+  int64_t room = 0;   // DecodeRoom() at the last look
+  bool more = true;
+  bool first = true;
+  while (true) {
+    if (!first) {
+      more = DecodeBatch(*f, records, bytes);
+      // Decoding runs off the lock (Poll hands out what is buffered
+      // meanwhile); a Poll's worth, or the room left, is handed over at once.
+      if (more && records.size() < publish_every && bytes < room) continue;
+    }
+    absl::MutexLock l(&mu_);
+    if (closed_) return;
+    auto it = assigned_.find(f->tp);
+    // Revoked, sought or reset meanwhile: the rest of the answer is stale.
+    if (it == assigned_.end() || it->second.epoch != f->epoch) return;
+    PartitionState& ps = it->second;
+    if (!records.empty()) {
+      for (ConsumerRecord& r : records) ps.buffered.push_back(std::move(r));
+      records.clear();
+      ps.buffered_bytes += bytes;
+      queued_bytes_ += bytes;
+      bytes = 0;
+      cv_.SignalAll();
+    }
+    ps.fetch_offset = f->fetch_offset;
+    if (!more) {
+      if (!f->error.ok()) {
+        fatal_ = f->error;
+        cv_.SignalAll();
+      }
+      return;
+    }
+    room = DecodeRoom();
+    if (room <= 0) {
+      // Full: the rest waits, compressed, for Pump once Poll made room.
+      ps.undecoded_bytes = f->Left();
+      ps.buffered_bytes += ps.undecoded_bytes;
+      queued_bytes_ += ps.undecoded_bytes;
+      ps.undecoded = std::move(f);
+      return;
+    }
+    first = false;
+  }
+}
+
 void ConsumerImpl::HandleFetch(int32_t node, std::map<TopicPartition, uint64_t> epochs,
                                absl::StatusOr<Reply<protocol::FetchResponse>> reply) {
   bool backoff = false, refresh = false, resets = false;
   int64_t fetched = 0;
-  std::vector<DecodedPartition> work;
+  std::vector<std::shared_ptr<FetchedPartition>> work;
+  const bool read_committed = options_.isolation_level == IsolationLevel::kReadCommitted;
   {
     absl::MutexLock l(&mu_);
     if (closed_) return;
     if (!reply.ok() || reply->response.error_code != 0) {
       backoff = true;
     } else {
-      for (const auto& t : reply->response.responses) {
-        for (const auto& p : t.partitions) {
+      const absl::Time now = absl::Now();
+      for (auto& t : reply->response.responses) {
+        for (auto& p : t.partitions) {
           TopicPartition tp{t.topic, p.partition_index};
           auto it = assigned_.find(tp);
           auto ep = epochs.find(tp);
@@ -234,42 +332,38 @@ void ConsumerImpl::HandleFetch(int32_t node, std::map<TopicPartition, uint64_t> 
             continue;
           }
           ps.high_watermark = p.high_watermark;
+          ps.log_start_offset = p.log_start_offset;
+          ps.end_offset = read_committed && p.last_stable_offset >= 0 ? p.last_stable_offset
+                                                                      : p.high_watermark;
+          ps.watermarks_at = now;
           if (!p.records || p.records->empty()) continue;
           fetched += static_cast<int64_t>(p.records->size());
-          work.push_back(DecodedPartition{.tp = std::move(tp), .epoch = ep->second,
-                                          .fetch_offset = ps.fetch_offset, .data = &p});
+          auto f = std::make_shared<FetchedPartition>();
+          f->tp = std::move(tp);
+          f->epoch = ep->second;
+          f->fetch_offset = ps.fetch_offset;
+          // Moved, not copied: the records of uncompressed batches view it.
+          f->input = std::make_shared<const std::vector<uint8_t>>(std::move(*p.records));
+          if (read_committed && p.aborted_transactions) {
+            for (const auto& a : *p.aborted_transactions) {
+              f->aborted.emplace(a.first_offset, a.producer_id);
+            }
+          }
+          protocol::RecordBatchReaderOptions ro;
+          ro.verify_crc = options_.check_crcs;
+          f->reader.emplace(std::span<const uint8_t>(*f->input), ro);
+          work.push_back(std::move(f));
         }
       }
     }
   }
-  // Decoding (CRCs, decompression, a copy of every key and value) runs off
-  // the lock, so that Poll hands out what is already buffered meanwhile,
-  // and its records are queued a Poll's worth at a time. The node stays in
+  // Decoding (CRCs, decompression) runs off the lock, and its records are
+  // queued a Poll's worth at a time (a zstd answer inflating to ~100 MB
+  // hands out its first records at once). The node stays in
   // fetching_nodes_ until the end, so no second fetch of these partitions
   // starts from the old offsets; a Seek, reset or revocation in between
   // bumps the epoch, and what is left of the partition's answer is dropped.
-  const std::function<bool(DecodedPartition&)> publish = [this](DecodedPartition& d) {
-    absl::MutexLock l(&mu_);
-    if (closed_) return false;
-    auto it = assigned_.find(d.tp);
-    if (it == assigned_.end() || it->second.epoch != d.epoch) return false;
-    PartitionState& ps = it->second;
-    for (ConsumerRecord& r : d.records) ps.buffered.push_back(std::move(r));
-    d.records.clear();
-    ps.buffered_bytes += d.bytes;
-    queued_bytes_ += d.bytes;
-    d.bytes = 0;
-    ps.fetch_offset = d.fetch_offset;
-    if (!d.error.ok()) fatal_ = d.error;
-    cv_.SignalAll();
-    return true;
-  };
-  const size_t publish_every = static_cast<size_t>(std::max(1, options_.max_poll_records));
-  for (DecodedPartition& d : work) {
-    DecodeRecords(d, options_.isolation_level == IsolationLevel::kReadCommitted,
-                  options_.check_crcs, publish_every, publish);
-    publish(d);  // the rest, the final fetch_offset and any error
-  }
+  for (auto& f : work) Decode(std::move(f));
   {
     absl::MutexLock l(&mu_);
     fetching_nodes_.erase(node);

@@ -40,14 +40,19 @@
 
 namespace runnel::client {
 
-// What a prefetched record counts against queued_max_bytes.
+// What a prefetched record counts against queued_max_bytes: itself and the
+// bytes it views (about its share of the batch buffer it keeps alive).
 inline int64_t RecordBytes(const ConsumerRecord& r) {
-  int64_t n = 64;
+  int64_t n = sizeof(ConsumerRecord);
   if (r.key) n += static_cast<int64_t>(r.key->size());
   if (r.value) n += static_cast<int64_t>(r.value->size());
   for (const auto& [k, v] : r.headers) n += static_cast<int64_t>(k.size() + (v ? v->size() : 0));
   return n;
 }
+
+// One partition's records of a fetch answer, decoded bit by bit
+// (consumer_fetch.cc).
+struct FetchedPartition;
 
 class ConsumerImpl final : public Consumer {
  public:
@@ -94,7 +99,17 @@ class ConsumerImpl final : public Consumer {
     bool resetting = false;  // an offset lookup is in flight
     std::optional<int64_t> reset_to;  // ListOffsets timestamp to reset with
     std::deque<ConsumerRecord> buffered;
+    // RecordBytes of `buffered`, plus undecoded_bytes.
     int64_t buffered_bytes = 0;
+    // The rest of a fetch answer whose decoding stopped at queued_max_bytes
+    // (consumer_fetch.cc), and its compressed bytes left; not fetched again
+    // until decoded.
+    std::shared_ptr<FetchedPartition> undecoded;
+    int64_t undecoded_bytes = 0;
+    // From the latest fetch answer, for WatermarkOffsets.
+    int64_t log_start_offset = -1;
+    int64_t end_offset = -1;  // high watermark, or last stable offset (read_committed)
+    absl::Time watermarks_at = absl::InfinitePast();
   };
   enum class EventKind { kAssigned, kRevoked, kLost };
   struct Event {
@@ -142,6 +157,12 @@ class ConsumerImpl final : public Consumer {
 
   // --- consumer_fetch.cc (I/O thread)
   void Pump();
+  // Decodes `f` a Poll's worth at a time into its partition's buffer, until
+  // it ends or the buffered records fill queued_max_bytes (then parks it in
+  // PartitionState::undecoded for Pump to resume).
+  void Decode(std::shared_ptr<FetchedPartition> f);
+  // queued_max_bytes minus the decoded bytes buffered (not undecoded ones).
+  int64_t DecodeRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PumpSoon();  // any thread
   void HandleFetch(int32_t node, std::map<TopicPartition, uint64_t> epochs,
                    absl::StatusOr<Reply<protocol::FetchResponse>> reply);

@@ -1,9 +1,16 @@
 // The consumer against librdkafka's mock cluster (an independent broker):
 // every codec read back with keys, headers and timestamps; manual
 // assignment with Seek, Pause/Resume, offsets and watermarks; Close in time
-// with every broker down. The group tests are in consumer_group_test.cc.
+// with every broker down; records that outlive their consumer. Against an
+// in-process runnel-broker: the prefetch bound on inflated bytes, watermarks
+// while the broker holds a fetch. The group tests are in
+// consumer_group_test.cc.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <thread>
+
+#include "tests/broker/broker_fixture.h"
 #include "tests/client/consumer_util.h"
 #include "tests/client/mock_cluster.h"
 
@@ -45,7 +52,7 @@ TEST_CASE("consume with every codec: keys, values, headers, timestamps intact",
       REQUIRE(got.size() == kRecords);
       std::map<TopicPartition, int64_t> next;
       for (const auto& r : got) {
-        const int i = std::stoi(r.value->substr(1));
+        const int i = std::stoi(std::string(r.value->substr(1)));
         CHECK(r.topic == topic);
         CHECK(r.partition == i % 3);
         CHECK(r.offset == i / 3);  // each partition in order, from 0
@@ -201,6 +208,151 @@ TEST_CASE("Close returns in time with every broker down", "[consumer]") {
   c->Close(absl::Seconds(1)).IgnoreError();  // the commit cannot succeed
   CHECK(absl::Now() - start < absl::Milliseconds(1500));
   CHECK(c->Poll(absl::Milliseconds(10)).status().code() == absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("records stay valid after later Polls and Close: they share their batch",
+          "[consumer]") {
+  MockCluster mock(1);
+  for (const char* codec : {"none", "zstd"}) {
+    DYNAMIC_SECTION("codec " << codec) {
+      const std::string topic = std::string("keep-") + codec;
+      mock.CreateTopic(topic, 1);
+      constexpr int kRecords = 200;
+      ProduceNumbered(mock.bootstraps(), topic, kRecords, 1, codec);
+      auto o = QuickConsumerOptions(mock.bootstraps(), "");
+      o.enable_auto_commit = false;
+      o.max_poll_records = 7;  // many Polls per fetched batch
+      std::vector<ConsumerRecord> kept;  // copies of each Poll's first record
+      {
+        auto c = MakeConsumer(o);
+        REQUIRE(c->Assign({{topic, 0}}).ok());
+        size_t n = 0;
+        const absl::Time deadline = absl::Now() + absl::Seconds(20);
+        while (n < kRecords && absl::Now() < deadline) {
+          auto batch = c->Poll(absl::Milliseconds(100));
+          REQUIRE(batch.ok());
+          n += batch->size();
+          if (!batch->empty()) kept.push_back(batch->front());
+        }
+        REQUIRE(n == kRecords);
+        REQUIRE(c->Seek({topic, 0}, 0).ok());  // drops what was prefetched
+        CHECK(c->Close(absl::Seconds(5)).ok());
+      }
+      // The consumer and every batch vector are gone; reuse freed memory.
+      std::vector<std::string> churn;
+      for (int i = 0; i < 2000; ++i) churn.emplace_back(4096, '#');
+      REQUIRE(kept.size() >= kRecords / 7);
+      for (const ConsumerRecord& r : kept) {
+        const std::string i = std::to_string(r.offset);
+        REQUIRE(r.key.has_value());
+        REQUIRE(r.value.has_value());
+        CHECK(*r.key == "k" + i);
+        CHECK(*r.value == "v" + i);
+        REQUIRE(r.headers.size() == 1);
+        CHECK(r.headers[0].first == "i");
+        CHECK(r.headers[0].second == i);
+        CHECK(r.buffer != nullptr);
+      }
+    }
+  }
+}
+
+TEST_CASE("the prefetch bound counts fetched records inflated", "[consumer]") {
+  broker::testing::BrokerFixture broker;
+  const std::string bootstrap = broker.broker().bootstrap_address();
+  // 200 values of 64 KiB that zstd shrinks to a few dozen bytes each: one
+  // fetch (1 MiB a partition, compressed) brings all 12.5 MiB of them.
+  constexpr int kRecords = 200;
+  constexpr size_t kSize = 64 << 10;
+  {
+    ProducerOptions po;
+    po.client.bootstrap_servers = bootstrap;
+    po.client.request_timeout = absl::Seconds(5);
+    REQUIRE(po.Set("compression.type", "zstd").ok());
+    auto p = Producer::Create(po);
+    REQUIRE(p.ok());
+    std::atomic<int> acked{0};
+    for (int i = 0; i < kRecords; ++i) {
+      ProducerRecord r;
+      r.topic = "inflate";
+      r.partition = 0;
+      r.value.emplace(kSize, static_cast<char>('a' + i % 26));
+      REQUIRE((*p)->Send(std::move(r), [&acked](absl::StatusOr<RecordMetadata> m) {
+                    if (m.ok()) ++acked;  // the sender's thread: no REQUIRE here
+                  }).ok());
+    }
+    REQUIRE((*p)->Flush(absl::Seconds(20)).ok());
+    REQUIRE(acked.load() == kRecords);
+    REQUIRE((*p)->Close(absl::Seconds(5)).ok());
+  }
+  auto o = QuickConsumerOptions(bootstrap, "");
+  o.enable_auto_commit = false;
+  o.queued_max_bytes = 1 << 20;
+  auto c = MakeConsumer(o);
+  REQUIRE(c->Assign({{"inflate", 0}}).ok());
+  // No Poll: the fetcher fills what the bound lets it.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (c->metrics().queued_bytes == 0 && absl::Now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // more fetches, if it would
+  const ConsumerMetrics m = c->metrics();
+  INFO("queued_bytes " << m.queued_bytes << " fetched " << m.bytes_fetched);
+  CHECK(m.queued_bytes > 0);
+  // The bound plus one batch (one 64 KiB record) and the compressed rest.
+  CHECK(m.queued_bytes <= o.queued_max_bytes + (256 << 10));
+  // Everything still comes, in order, as Poll makes room.
+  int64_t next = 0;
+  const absl::Time end = absl::Now() + absl::Seconds(20);
+  while (next < kRecords && absl::Now() < end) {
+    auto batch = c->Poll(absl::Milliseconds(100));
+    REQUIRE(batch.ok());
+    for (const auto& r : *batch) {
+      REQUIRE(r.offset == next);
+      REQUIRE(r.value.has_value());
+      CHECK(r.value->size() == kSize);
+      CHECK(r.value->front() == static_cast<char>('a' + next % 26));
+      ++next;
+    }
+    CHECK(c->metrics().queued_bytes <= o.queued_max_bytes + (256 << 10));
+  }
+  CHECK(next == kRecords);
+  CHECK(c->Close(absl::Seconds(5)).ok());
+}
+
+TEST_CASE("WatermarkOffsets answers while the broker holds a fetch", "[consumer]") {
+  broker::testing::BrokerFixture broker;
+  const std::string bootstrap = broker.broker().bootstrap_address();
+  ProduceNumbered(bootstrap, "wm", 10, 1);
+  auto o = QuickConsumerOptions(bootstrap, "");
+  o.enable_auto_commit = false;
+  o.fetch_max_wait = absl::Seconds(5);
+  auto c = MakeConsumer(o);
+  const TopicPartition tp{"wm", 0};
+  REQUIRE(c->Assign({tp}).ok());
+  REQUIRE(PollN(*c, 10, absl::Seconds(10)).size() == 10);
+  // The next fetch is now parked at the broker for up to 5 s, on the
+  // connection a ListOffsets to the leader would take; the call's 2 s
+  // timeout would run out behind it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto wm = c->WatermarkOffsets(tp, absl::Seconds(2));
+  INFO(wm.status().ToString());
+  REQUIRE(wm.ok());
+  CHECK(wm->first == 0);
+  CHECK(wm->second == 10);
+  ProduceNumbered(bootstrap, "wm", 5, 1, "none", 10);
+  REQUIRE(PollN(*c, 5, absl::Seconds(10)).size() == 5);
+  wm = c->WatermarkOffsets(tp, absl::Seconds(2));
+  INFO(wm.status().ToString());
+  REQUIRE(wm.ok());
+  CHECK(wm->second == 15);
+  // A partition not assigned is asked of its leader.
+  auto other = MakeConsumer(o);
+  wm = other->WatermarkOffsets(tp, absl::Seconds(5));
+  INFO(wm.status().ToString());
+  REQUIRE(wm.ok());
+  CHECK(*wm == std::make_pair(int64_t{0}, int64_t{15}));
+  CHECK(c->Close(absl::Seconds(5)).ok());
 }
 
 }  // namespace

@@ -15,9 +15,10 @@ ConsumerRecord Sample() {
   r.timestamp_ms = 1700000000123;
   r.key.emplace("k1");
   r.value.emplace("hello");
-  r.headers = {{"trace", std::optional<std::string>("abc")},
+  // String literals: the views need no owner (r.buffer stays null).
+  r.headers = {{"trace", std::optional<std::string_view>("abc")},
                {"flag", std::nullopt},
-               {"empty", std::optional<std::string>("")}};
+               {"empty", std::optional<std::string_view>("")}};
   return r;
 }
 

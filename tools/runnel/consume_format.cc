@@ -89,7 +89,7 @@ absl::StatusOr<RecordFormat> RecordFormat::Parse(std::string_view format) {
 
 namespace {
 
-int64_t SizeOf(const std::optional<std::string>& s) {
+int64_t SizeOf(const std::optional<std::string_view>& s) {
   return s.has_value() ? static_cast<int64_t>(s->size()) : -1;
 }
 

@@ -31,6 +31,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -320,6 +321,13 @@ class RecordBatchReader {
   // on error (see status()).
   bool NextRecord();
   const Record& record() const { return record_; }
+  // Moves out the current batch's decompressed records (what record() of a
+  // compressed batch points into), so they can outlive this batch; the next
+  // compressed batch inflates into a new buffer. The reader goes on reading
+  // the rest of this batch from the released bytes, which must live until
+  // the next NextBatch. Empty for an uncompressed batch or before its first
+  // NextRecord.
+  ByteBuffer ReleaseDecompressed() { return std::move(decompressed_); }
 
   absl::Status status() const { return status_; }
   bool has_incomplete_tail() const { return incomplete_; }
