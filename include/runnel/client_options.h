@@ -64,11 +64,15 @@ struct ClientOptions {
   // message.max.bytes / max.request.size are per client; this bounds what
   // a response frame may claim before it is read (hostile or corrupt sizes).
   int32_t max_response_bytes = 100 * 1024 * 1024;
-  // log_level (also librdkafka's syslog numbers; "debug" = any non-empty
-  // list of contexts turns on debug for all of them): lines below it are
+  // log_level (also librdkafka's syslog numbers): lines below it are
   // dropped. Warn by default: failures are heard of, routine connects and
   // metadata refreshes are not.
   ClientLogLevel log_level = ClientLogLevel::kWarn;
+  // debug: librdkafka's debug contexts (ClientDebugContext bits, from the
+  // property "cgrp,fetch", "all", ...): their debug lines are logged even
+  // when log_level is above debug, so one subsystem can be traced without
+  // the rest. None by default.
+  uint32_t debug_contexts = 0;
   // Receives every line the client logs (runnel/client_log.h: which lines,
   // on which thread). Unset: the lines go to Runnel's process-wide logfmt
   // log on stderr with a client_id field.

@@ -42,8 +42,8 @@ absl::Status BrokerConnection::StartConnect(absl::Time now) {
   state_ = State::kResolving;
   setup_deadline_ = now + options_.connection_setup_timeout;
   ++resolve_attempt_;
-  RUNNEL_CLIENT_LOG(*hooks_.log, kDebug, "resolving broker address",
-                    {{"broker", std::to_string(node_id_)}, {"address", address_.ToString()}});
+  RUNNEL_CLIENT_DEBUG(*hooks_.log, kBroker, "resolving broker address",
+                      {{"broker", std::to_string(node_id_)}, {"address", address_.ToString()}});
   hooks_.resolve(node_id_, resolve_attempt_, address_);
   return absl::OkStatus();
 }
@@ -61,8 +61,8 @@ absl::Status BrokerConnection::ConnectTo(ResolveResult addresses, absl::Time now
     last_error_ = addresses.status();
     return last_error_;
   }
-  RUNNEL_CLIENT_LOG(*hooks_.log, kDebug, "connecting to broker",
-                    {{"broker", std::to_string(node_id_)}, {"address", address_.ToString()}});
+  RUNNEL_CLIENT_DEBUG(*hooks_.log, kBroker, "connecting to broker",
+                      {{"broker", std::to_string(node_id_)}, {"address", address_.ToString()}});
   absl::Status status = absl::UnavailableError(absl::StrCat("no address for ", address_.ToString()));
   for (const ResolvedAddress& a : *addresses) {
     int fd = ::socket(a.family, a.socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a.protocol);

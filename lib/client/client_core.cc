@@ -392,11 +392,16 @@ void ClientCore::Impl::CloseConnection(BrokerConnection& conn, const absl::Statu
     // once per distinct error, then only at debug.
     std::string error(status.message());
     bool repeat = error == rc.last_logged_error;
-    if (log_.Enabled(repeat ? ClientLogLevel::kDebug : ClientLogLevel::kWarn)) {
-      log_.Log(repeat ? ClientLogLevel::kDebug : ClientLogLevel::kWarn, "broker connection failed",
-               {{"broker", std::to_string(conn.node_id())},
-                {"address", conn.address().ToString()},
-                {"error", error}});
+    if (repeat) {
+      RUNNEL_CLIENT_DEBUG(log_, kBroker, "broker connection failed",
+                          {{"broker", std::to_string(conn.node_id())},
+                           {"address", conn.address().ToString()},
+                           {"error", error}});
+    } else {
+      RUNNEL_CLIENT_LOG(log_, kWarn, "broker connection failed",
+                        {{"broker", std::to_string(conn.node_id())},
+                         {"address", conn.address().ToString()},
+                         {"error", error}});
     }
     rc.last_logged_error = std::move(error);
   }

@@ -66,7 +66,7 @@ void ClientCore::Impl::OnMetadata(absl::StatusOr<RawResponse> raw) {
     if (!absl::IsCancelled(resp.status()) && error != last_metadata_error_) {
       RUNNEL_CLIENT_LOG(log_, kWarn, "metadata request failed", {{"error", error}});
     } else {
-      RUNNEL_CLIENT_LOG(log_, kDebug, "metadata request failed", {{"error", error}});
+      RUNNEL_CLIENT_DEBUG(log_, kMetadata, "metadata request failed", {{"error", error}});
     }
     last_metadata_error_ = std::move(error);
     absl::MutexLock lock(&mu_);
@@ -77,10 +77,10 @@ void ClientCore::Impl::OnMetadata(absl::StatusOr<RawResponse> raw) {
       ClusterMetadata::FromResponse(*resp, io_metadata_.get()));
   io_metadata_ = md;
   last_metadata_error_.clear();
-  RUNNEL_CLIENT_LOG(log_, kDebug, "metadata",
-                    {{"broker", std::to_string(raw->node_id)},
-                     {"brokers", std::to_string(md->brokers.size())},
-                     {"topics", std::to_string(resp->topics.size())}});
+  RUNNEL_CLIENT_DEBUG(log_, kMetadata, "metadata",
+                      {{"broker", std::to_string(raw->node_id)},
+                       {"brokers", std::to_string(md->brokers.size())},
+                       {"topics", std::to_string(resp->topics.size())}});
   bool retry = false;
   std::vector<std::shared_ptr<Listener>> call;
   {

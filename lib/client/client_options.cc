@@ -43,9 +43,12 @@ absl::StatusOr<bool> ClientOptions::TrySet(std::string_view key, std::string_vie
     }
     log_level = *level;
   } else if (key == "debug") {
-    // librdkafka's debug contexts ("broker,metadata", "all"); the client
-    // does not tell them apart, so any turns on every debug line.
-    if (!value.empty()) log_level = ClientLogLevel::kDebug;
+    // librdkafka's debug contexts ("broker,metadata", "all").
+    absl::StatusOr<uint32_t> contexts = ParseClientDebugContexts(value);
+    if (!contexts.ok()) {
+      return InvalidProperty(key, value, std::string(contexts.status().message()));
+    }
+    debug_contexts = *contexts;
   } else {
     return false;
   }

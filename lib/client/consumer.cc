@@ -502,16 +502,16 @@ absl::Status ConsumerImpl::Close(absl::Duration timeout) {
     absl::MutexLock l(&mu_);
     RUNNEL_RETURN_IF_ERROR(CheckOpen());
     if (options_.enable_auto_commit) offsets = UncommittedPositions(nullptr);
+    // Revoked partitions whose commit failed (consumer_group.cc).
+    for (const auto& [tp, o] : unreleased_) offsets.try_emplace(tp, OffsetAndMetadata{o, "", -1});
     subscribed_ = false;  // no more joins
     ++session_;           // no more heartbeats
   }
   absl::Status status;
   if (!offsets.empty()) {
-    // Half the time for the commit, the rest for leaving.
-    Waiter<absl::Status> w;
-    SendCommit(offsets, w.Callback());
-    auto r = w.Wait(absl::Now() + (deadline - absl::Now()) / 2);
-    status = r ? *r : TimedOut("commit at close");
+    // Three quarters of the time for the commit (retried through a
+    // rebalance), the rest for leaving.
+    status = CommitAtClose(offsets, absl::Now() + (deadline - absl::Now()) * 3 / 4);
   }
   LeaveGroup(deadline);
   {

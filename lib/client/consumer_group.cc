@@ -9,9 +9,13 @@
 // partitions (auto-commit) in the same step that stops Poll returning them,
 // so a commit is exactly what was consumed.
 #include <algorithm>
+#include <atomic>
+#include <map>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "client/consumer_impl.h"
 #include "client/group/consumer_protocol.h"
 #include "runnel/protocol/error_code.h"
@@ -38,6 +42,22 @@ std::vector<group::TopicPartition> ToGroup(const std::vector<TopicPartition>& tp
   for (const auto& tp : tps) out.push_back({tp.topic, tp.partition});
   return out;
 }
+
+// "orders[0,3] audit[1]" for log lines; "-" for none.
+template <typename TP>
+std::string PartitionsText(const std::vector<TP>& tps) {
+  std::map<std::string, std::vector<int32_t>> by_topic;
+  for (const auto& tp : tps) by_topic[tp.topic].push_back(tp.partition);
+  std::string out;
+  for (auto& [topic, parts] : by_topic) {
+    std::sort(parts.begin(), parts.end());
+    if (!out.empty()) out += " ";
+    absl::StrAppend(&out, topic, "[", absl::StrJoin(parts, ","), "]");
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string ErrorName(ErrorCode ec) { return std::string(protocol::ErrorCodeName(ec)); }
 
 }  // namespace
 
@@ -79,6 +99,8 @@ void ConsumerImpl::FindCoordinator(absl::AnyInvocable<void(absl::StatusOr<int32_
           absl::MutexLock l(&mu_);
           coordinator_ = node;
         }
+        RUNNEL_CLIENT_DEBUG(log_, kCgrp, "group coordinator",
+                            {{"group", options_.group_id}, {"coordinator", std::to_string(node)}});
         then(node);
       });
 }
@@ -121,6 +143,8 @@ void ConsumerImpl::StartGroup() {
 void ConsumerImpl::Join() {
   std::vector<protocol::JoinGroupRequest::JoinGroupRequestProtocol> protocols;
   protocol::JoinGroupRequest req;
+  std::string owned_text;
+  int32_t joined_generation;
   {
     absl::MutexLock l(&mu_);
     if (closed_ || !subscribed_) {
@@ -137,8 +161,14 @@ void ConsumerImpl::Join() {
     sub.topics = SubscribedTopics(*core_->metadata());
     std::vector<TopicPartition> owned;
     for (const auto& [tp, ps] : assigned_) owned.push_back(tp);
+    // Revoked partitions whose commit has not gone through are still ours:
+    // no one may take them before it does (else their next owner starts
+    // from the older commit and reads records again).
+    for (const auto& [tp, offset] : unreleased_) owned.push_back(tp);
+    std::sort(owned.begin(), owned.end());
     sub.owned_partitions = group::GroupByTopic(ToGroup(owned));
     sub.generation_id = generation_;
+    joined_generation = generation_;
     joined_counts_ = CountsOf(sub.topics);
     for (const auto& a : assignors_) {
       auto& p = req.protocols.emplace_back();
@@ -152,7 +182,14 @@ void ConsumerImpl::Join() {
     req.member_id = member_id_;
     req.group_instance_id = options_.group_instance_id;
     req.protocol_type = group::kConsumerProtocolType;
+    owned_text = PartitionsText(owned);
   }
+  // The sink is never called under mu_ (runnel/client_log.h).
+  RUNNEL_CLIENT_DEBUG(log_, kCgrp, "JoinGroup",
+                      {{"group", options_.group_id},
+                       {"member", req.member_id},
+                       {"generation", std::to_string(joined_generation)},
+                       {"owned", owned_text}});
   FindCoordinator([this, req = std::move(req)](absl::StatusOr<int32_t> coordinator) mutable {
     auto retry = [this] {
       {
@@ -170,6 +207,8 @@ void ConsumerImpl::Join() {
         Target::Node(*coordinator), std::move(req),
         [this, retry](absl::StatusOr<Reply<protocol::JoinGroupResponse>> reply) mutable {
           if (!reply.ok()) {
+            RUNNEL_CLIENT_LOG(log_, kInfo, "JoinGroup failed",
+                              {{"group", options_.group_id}, {"error", reply.status().ToString()}});
             {
               absl::MutexLock l(&mu_);
               coordinator_.reset();
@@ -177,6 +216,10 @@ void ConsumerImpl::Join() {
             return retry();
           }
           const auto ec = static_cast<ErrorCode>(reply->response.error_code);
+          if (ec != ErrorCode::kNone) {
+            RUNNEL_CLIENT_DEBUG(log_, kCgrp, "JoinGroup answered",
+                                {{"group", options_.group_id}, {"error", ErrorName(ec)}});
+          }
           if (ec == ErrorCode::kMemberIdRequired) {
             {
               absl::MutexLock l(&mu_);
@@ -197,17 +240,80 @@ void ConsumerImpl::Join() {
 void ConsumerImpl::OnJoined(const protocol::JoinGroupResponse& r) {
   std::string protocol_name = r.protocol_name.value_or("");
   bool leader;
+  uint64_t session;
   {
     absl::MutexLock l(&mu_);
     generation_ = r.generation_id;
     member_id_ = r.member_id;
     protocol_name_ = protocol_name;
     leader = r.leader == r.member_id;
+    session = session_;
   }
+  RUNNEL_CLIENT_LOG(log_, kInfo, "joined group",
+                    {{"group", options_.group_id},
+                     {"generation", std::to_string(r.generation_id)},
+                     {"member", r.member_id},
+                     {"leader", r.leader},
+                     {"protocol", protocol_name},
+                     {"members", std::to_string(r.members.size())}});
   // KIP-345: a static leader that rejoined a stable group keeps the current
   // assignment (the coordinator hands each member its stored one), so it
   // must not compute a new one.
   if (!leader || r.skip_assignment) return SyncGroup({});
+  group::GroupMembers members;
+  std::vector<std::string> all_topics;
+  for (const auto& m : r.members) {
+    auto sub = group::DecodeSubscription(m.metadata);
+    if (!sub.ok()) continue;  // a member we cannot read gets nothing
+    all_topics.insert(all_topics.end(), sub->topics.begin(), sub->topics.end());
+    members.push_back({m.member_id, m.group_instance_id, std::move(*sub)});
+  }
+  std::sort(all_topics.begin(), all_topics.end());
+  all_topics.erase(std::unique(all_topics.begin(), all_topics.end()), all_topics.end());
+  // As librdkafka's and Java's leaders do, assign from metadata fetched
+  // after the join: other members may subscribe to topics this one does not
+  // track yet, and partitions may have been added since the last refresh.
+  // (It also lets the followers' SyncGroup reach the coordinator first,
+  // which librdkafka 2.0.2's mock cluster needs: it ends the sync round at
+  // the leader's SyncGroup and refuses followers that come later.)
+  core_->AddTopics(all_topics);
+  AfterMetadataRefresh([this, session, protocol_name = std::move(protocol_name),
+                        generation = r.generation_id, members = std::move(members),
+                        all_topics = std::move(all_topics)]() mutable {
+    {
+      absl::MutexLock l(&mu_);
+      if (session != session_) {  // closed or rejoining meanwhile
+        join_in_flight_ = false;
+        rebalancing_ = false;
+        return;
+      }
+    }
+    AssignAndSync(generation, protocol_name, members, all_topics);
+  });
+}
+
+void ConsumerImpl::AfterMetadataRefresh(absl::AnyInvocable<void()> then) {
+  struct Once {
+    std::atomic<bool> done{false};
+    absl::AnyInvocable<void()> fn;
+  };
+  auto once = std::make_shared<Once>();
+  once->fn = std::move(then);
+  auto run = [once] {
+    if (!once->done.exchange(true)) once->fn();
+  };
+  {
+    absl::MutexLock l(&mu_);
+    metadata_waiters_.push_back(run);
+  }
+  core_->RequestMetadataRefresh();
+  // Without an answer in time, go on with the metadata there is.
+  group_core_->PostAfter(options_.client.request_timeout, run);
+}
+
+void ConsumerImpl::AssignAndSync(int32_t generation, const std::string& protocol_name,
+                                 const group::GroupMembers& members,
+                                 const std::vector<std::string>& all_topics) {
   const group::Assignor* assignor = nullptr;
   for (const auto& a : assignors_) {
     if (a->name() == protocol_name) assignor = a.get();
@@ -222,17 +328,6 @@ void ConsumerImpl::OnJoined(const protocol::JoinGroupResponse& r) {
     rebalancing_ = false;
     return;
   }
-  group::GroupMembers members;
-  std::vector<std::string> all_topics;
-  for (const auto& m : r.members) {
-    auto sub = group::DecodeSubscription(m.metadata);
-    if (!sub.ok()) continue;  // a member we cannot read gets nothing
-    all_topics.insert(all_topics.end(), sub->topics.begin(), sub->topics.end());
-    members.push_back({m.member_id, m.group_instance_id, std::move(*sub)});
-  }
-  std::sort(all_topics.begin(), all_topics.end());
-  all_topics.erase(std::unique(all_topics.begin(), all_topics.end()), all_topics.end());
-  core_->AddTopics(all_topics);
   auto assignment = assignor->Assign(CountsOf(all_topics), members);
   if (assignment.ok()) {
     for (const auto& [member, tps] : *assignment) {
@@ -240,6 +335,25 @@ void ConsumerImpl::OnJoined(const protocol::JoinGroupResponse& r) {
       a.partitions = group::GroupByTopic(tps);
       out.emplace_back(member, group::EncodeAssignment(a));
     }
+  }
+  if (log_.Enabled(ClientLogLevel::kInfo)) {
+    for (const auto& m : members) {
+      std::string assigned = "-";
+      if (assignment.ok() && assignment->count(m.member_id)) {
+        assigned = PartitionsText(assignment->at(m.member_id));
+      }
+      log_.Log(ClientLogLevel::kInfo, "group assignment computed",
+               {{"group", options_.group_id},
+                {"generation", std::to_string(generation)},
+                {"member", m.member_id},
+                {"owned", PartitionsText(group::Flatten(m.subscription.owned_partitions))},
+                {"owned_generation", std::to_string(m.subscription.generation_id)},
+                {"assigned", assigned}});
+    }
+  }
+  if (!assignment.ok()) {
+    RUNNEL_CLIENT_LOG(log_, kWarn, "group assignment failed",
+                      {{"group", options_.group_id}, {"error", assignment.status().ToString()}});
   }
   SyncGroup(std::move(out));
 }
@@ -262,6 +376,11 @@ void ConsumerImpl::SyncGroup(std::vector<std::pair<std::string, std::vector<uint
     a.member_id = member;
     a.assignment = std::move(bytes);
   }
+  RUNNEL_CLIENT_DEBUG(log_, kCgrp, "SyncGroup",
+                      {{"group", options_.group_id},
+                       {"generation", std::to_string(req.generation_id)},
+                       {"member", req.member_id},
+                       {"assignments", std::to_string(req.assignments.size())}});
   group_core_->Send<protocol::SyncGroupResponse>(
       Target::Node(coordinator), std::move(req),
       [this](absl::StatusOr<Reply<protocol::SyncGroupResponse>> reply) {
@@ -274,6 +393,8 @@ void ConsumerImpl::SyncGroup(std::vector<std::pair<std::string, std::vector<uint
           group_core_->PostAfter(group_core_->options().retry_backoff, [this] { StartGroup(); });
         };
         if (!reply.ok()) {
+          RUNNEL_CLIENT_LOG(log_, kInfo, "SyncGroup failed",
+                            {{"group", options_.group_id}, {"error", reply.status().ToString()}});
           {
             absl::MutexLock l(&mu_);
             coordinator_.reset();
@@ -282,6 +403,8 @@ void ConsumerImpl::SyncGroup(std::vector<std::pair<std::string, std::vector<uint
         }
         const auto ec = static_cast<ErrorCode>(reply->response.error_code);
         if (ec != ErrorCode::kNone) {
+          RUNNEL_CLIENT_LOG(log_, kInfo, "SyncGroup failed",
+                            {{"group", options_.group_id}, {"error", ErrorName(ec)}});
           if (HandleGroupError(ec, "SyncGroup")) retry();
           return;
         }
@@ -302,9 +425,26 @@ void ConsumerImpl::SyncGroup(std::vector<std::pair<std::string, std::vector<uint
 void ConsumerImpl::OnAssignment(const group::Assignment& a) {
   const auto next = ToPublic(group::Flatten(a.partitions));
   std::vector<TopicPartition> revoked, added;
+  // Unreleased partitions (their revocation's commit failed): those
+  // assigned to this member again resume at the uncommitted position; the
+  // others are committed now, under this generation, and released by
+  // rejoining once that succeeds.
+  std::map<TopicPartition, int64_t> resume;
+  TopicPartitionOffsets release;
   uint64_t session;
+  int32_t generation;
+  std::string member;
   {
     absl::MutexLock l(&mu_);
+    for (const auto& [tp, offset] : unreleased_) {
+      if (std::binary_search(next.begin(), next.end(), tp)) {
+        resume[tp] = offset;
+      } else {
+        release[tp] = OffsetAndMetadata{offset, "", -1};
+      }
+    }
+    unreleased_.clear();
+    for (const auto& [tp, om] : release) unreleased_[tp] = om.offset;
     for (const auto& [tp, ps] : assigned_) {
       if (!std::binary_search(next.begin(), next.end(), tp)) revoked.push_back(tp);
     }
@@ -314,25 +454,44 @@ void ConsumerImpl::OnAssignment(const group::Assignment& a) {
     group_state_ = GroupState::kStable;
     rebalancing_ = false;
     session = session_;
+    generation = generation_;
+    member = member_id_;
     absl::MutexLock ml(&metrics_mu_);
     ++metrics_.rebalances;
   }
-  auto finish = [this, added, session, rejoin = !revoked.empty()] {
+  RUNNEL_CLIENT_LOG(log_, kInfo, "group assignment",
+                    {{"group", options_.group_id},
+                     {"generation", std::to_string(generation)},
+                     {"member", member},
+                     {"assigned", PartitionsText(next)},
+                     {"added", PartitionsText(added)},
+                     {"revoked", PartitionsText(revoked)}});
+  auto finish = [this, added, session, resume, release, rejoin = !revoked.empty()] {
     bool again;
     {
       absl::MutexLock l(&mu_);
       for (const auto& tp : added) {
         assigned_[tp].epoch = ++epoch_counter_;
+        auto r = resume.find(tp);
+        if (r != resume.end()) SetPosition(assigned_[tp], r->second);
       }
       events_.push_back({EventKind::kAssigned, added});
       cv_.SignalAll();
       join_in_flight_ = false;
       rebalancing_ = false;
-      again = rejoin || joined_version_ != subscription_version_;
+      again = rejoin || !release.empty() || joined_version_ != subscription_version_;
     }
     ScheduleHeartbeat(session);
     InitPositions();
     PumpSoon();
+    if (!release.empty()) {
+      // Rejoin either way: released if the commit went through, claimed
+      // again (and retried next round) if not.
+      return SendCommit(release, [this, release](absl::Status s) {
+        ReleaseAfterCommit(release, s);
+        StartGroup();
+      });
+    }
     // Cooperative: what was revoked goes to its new owner in the next round.
     if (again) StartGroup();
   };
@@ -366,9 +525,68 @@ void ConsumerImpl::FinishRevocation(const std::vector<TopicPartition>& revoked,
       assigned_.erase(it);
     }
   }
+  if (!revoked.empty()) {
+    RUNNEL_CLIENT_LOG(log_, kInfo, "partitions revoked",
+                      {{"group", options_.group_id},
+                       {"revoked", PartitionsText(revoked)},
+                       {"committing", std::to_string(offsets.size())}});
+  }
   if (!then) return;
   if (offsets.empty()) return group_core_->Post(std::move(then));
-  SendCommit(offsets, [then = std::move(then)](absl::Status) mutable { then(); });
+  {
+    // Cooperative: a partition whose commit fails stays claimed by this
+    // member (unreleased_) until a later commit succeeds. The commit fails
+    // when another member's rejoin has started the next rebalance first
+    // and the coordinator refuses commits meanwhile (librdkafka's mock
+    // does, through the whole rebalance; Kafka only between the JoinGroup
+    // and SyncGroup answers).
+    absl::MutexLock l(&mu_);
+    if (Cooperative()) {
+      for (const auto& [tp, om] : offsets) unreleased_[tp] = om.offset;
+    }
+  }
+  SendCommit(offsets, [this, offsets, then = std::move(then)](absl::Status s) mutable {
+    ReleaseAfterCommit(offsets, s);
+    then();
+  });
+}
+
+void ConsumerImpl::ReleaseAfterCommit(const TopicPartitionOffsets& offsets, const absl::Status& s) {
+  const auto ec = protocol::ErrorCodeFromStatus(s);
+  // Kept only while the commit may still succeed under a later generation.
+  const bool keep =
+      !s.ok() &&
+      (!ec.has_value() || *ec == ErrorCode::kRebalanceInProgress ||
+       *ec == ErrorCode::kNotCoordinator || *ec == ErrorCode::kCoordinatorNotAvailable ||
+       *ec == ErrorCode::kCoordinatorLoadInProgress || *ec == ErrorCode::kRequestTimedOut);
+  bool kept = false;
+  {
+    absl::MutexLock l(&mu_);
+    for (const auto& [tp, om] : offsets) {
+      auto it = unreleased_.find(tp);
+      if (it == unreleased_.end() || it->second != om.offset) continue;
+      if (keep) {
+        kept = true;
+      } else {
+        unreleased_.erase(it);
+      }
+    }
+  }
+  if (kept && log_.Enabled(ClientLogLevel::kInfo)) {
+    std::vector<TopicPartition> tps;
+    for (const auto& [tp, om] : offsets) tps.push_back(tp);
+    log_.Log(ClientLogLevel::kInfo, "revoked partitions kept until their commit succeeds",
+             {{"group", options_.group_id},
+              {"partitions", PartitionsText(tps)},
+              {"error", s.ToString()}});
+  }
+}
+
+bool ConsumerImpl::Cooperative() const {
+  for (const auto& a : assignors_) {
+    if (a->name() == protocol_name_) return a->protocol() == group::RebalanceProtocol::kCooperative;
+  }
+  return false;
 }
 
 void ConsumerImpl::LoseAll(std::string_view why) {
@@ -376,6 +594,7 @@ void ConsumerImpl::LoseAll(std::string_view why) {
   std::vector<TopicPartition> lost;
   for (const auto& [tp, ps] : assigned_) lost.push_back(tp);
   assigned_.clear();
+  unreleased_.clear();  // the group moved on without this member
   queued_bytes_ = 0;
   if (!lost.empty()) events_.push_back({EventKind::kLost, lost});
   cv_.SignalAll();
@@ -459,6 +678,8 @@ void ConsumerImpl::Heartbeat(uint64_t session) {
         }
         const auto ec = static_cast<ErrorCode>(reply->response.error_code);
         if (ec == ErrorCode::kNone) return ScheduleHeartbeat(session);
+        RUNNEL_CLIENT_DEBUG(log_, kCgrp, "Heartbeat answered",
+                            {{"group", options_.group_id}, {"error", ErrorName(ec)}});
         if (ec == ErrorCode::kRebalanceInProgress) return StartGroup();
         if (!HandleGroupError(ec, "Heartbeat")) return;
         {
@@ -476,6 +697,12 @@ void ConsumerImpl::Heartbeat(uint64_t session) {
 
 void ConsumerImpl::OnMetadata(const std::shared_ptr<const ClusterMetadata>& md) {
   bool rejoin = false;
+  std::vector<absl::AnyInvocable<void()>> waiters;
+  {
+    absl::MutexLock l(&mu_);
+    waiters.swap(metadata_waiters_);
+  }
+  for (auto& w : waiters) group_core_->Post(std::move(w));
   {
     absl::MutexLock l(&mu_);
     if (!subscribed_ || closed_) return;
@@ -535,6 +762,8 @@ void ConsumerImpl::LeaveGroup(absl::Time deadline) {
     member_id_.clear();
     generation_ = -1;
   }
+  RUNNEL_CLIENT_LOG(log_, kInfo, "leaving group",
+                    {{"group", options_.group_id}, {"member", req.member_id}});
   RequestOptions ro;
   if (deadline != absl::InfinitePast()) ro.timeout = std::max(deadline - absl::Now(), absl::Milliseconds(1));
   auto f = group_core_->Call<protocol::LeaveGroupResponse>(Target::Node(coordinator), std::move(req), ro);

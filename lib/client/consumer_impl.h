@@ -33,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/client_core.h"
+#include "client/client_logger.h"
 #include "client/group/assignor.h"
 #include "runnel/consumer.h"
 #include "runnel/protocol/messages/fetch.h"
@@ -128,6 +129,12 @@ class ConsumerImpl final : public Consumer {
   void RequestRejoin();  // any thread
   void Join();
   void OnJoined(const protocol::JoinGroupResponse& r);
+  // Runs `then` on the I/O thread once a metadata refresh asked for now has
+  // answered (or request.timeout.ms passed).
+  void AfterMetadataRefresh(absl::AnyInvocable<void()> then);
+  // The leader's half of a join: the assignor over `members`, then SyncGroup.
+  void AssignAndSync(int32_t generation, const std::string& protocol_name,
+                     const group::GroupMembers& members, const std::vector<std::string>& all_topics);
   void SyncGroup(std::vector<std::pair<std::string, std::vector<uint8_t>>> assignments);
   void OnAssignment(const group::Assignment& a);
   void ScheduleHeartbeat(uint64_t session);
@@ -136,6 +143,12 @@ class ConsumerImpl final : public Consumer {
   // codes that restart the protocol.
   bool HandleGroupError(protocol::ErrorCode ec, std::string_view where);
   void LoseAll(std::string_view why);
+  // After the commit of revoked partitions (`offsets`) answered `s`: drops
+  // them from unreleased_ unless the commit may yet succeed (a rebalance,
+  // a moving coordinator, a lost connection).
+  void ReleaseAfterCommit(const TopicPartitionOffsets& offsets, const absl::Status& s);
+  // Whether the group's chosen assignor is cooperative.
+  bool Cooperative() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Hands the revocation to Poll's thread (listener, then auto-commit, then
   // the partitions go), and runs `then` on the I/O thread afterwards.
   void RevokeThen(std::vector<TopicPartition> revoked, absl::AnyInvocable<void()> then);
@@ -179,6 +192,10 @@ class ConsumerImpl final : public Consumer {
                        absl::AnyInvocable<void(absl::StatusOr<
                                                std::map<TopicPartition, std::optional<int64_t>>>)>
                            done);
+  // Close's commit (user thread): SendCommit again after a retriable error
+  // (a rebalance, a moving coordinator, a lost connection, a generation a
+  // join under way is replacing) until it succeeds or `deadline` passes.
+  absl::Status CommitAtClose(const TopicPartitionOffsets& offsets, absl::Time deadline);
   // Positions of assigned partitions past their last commit.
   TopicPartitionOffsets UncommittedPositions(const std::vector<TopicPartition>* only) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -193,6 +210,8 @@ class ConsumerImpl final : public Consumer {
   absl::Status CheckOpen() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const ConsumerOptions options_;
+  // The group protocol's lines (client_log.h: "cgrp" context).
+  const ClientLogger log_{options_.client};
   // Fetches, ListOffsets and metadata.
   std::unique_ptr<ClientCore> core_;
   // The group protocol and offset commits/fetches, on connections of their
@@ -214,6 +233,10 @@ class ConsumerImpl final : public Consumer {
   bool subscribed_ ABSL_GUARDED_BY(mu_) = false;
   std::map<TopicPartition, PartitionState> assigned_ ABSL_GUARDED_BY(mu_);
   std::map<TopicPartition, int64_t> last_committed_ ABSL_GUARDED_BY(mu_);
+  // Cooperative: revoked partitions (-> the position to commit) whose
+  // commit has not succeeded yet. Joins still claim them, so no one else is
+  // given them before the commit lands (consumer_group.cc).
+  std::map<TopicPartition, int64_t> unreleased_ ABSL_GUARDED_BY(mu_);
   std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
   int64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<int32_t> fetching_nodes_ ABSL_GUARDED_BY(mu_);
@@ -245,6 +268,8 @@ class ConsumerImpl final : public Consumer {
   // What the last join saw: topic -> partition count (a change rejoins).
   group::TopicPartitionCounts joined_counts_ ABSL_GUARDED_BY(mu_);
   bool auto_commit_scheduled_ ABSL_GUARDED_BY(mu_) = false;
+  // AfterMetadataRefresh's continuations, run by the next OnMetadata.
+  std::vector<absl::AnyInvocable<void()>> metadata_waiters_ ABSL_GUARDED_BY(mu_);
 
   mutable absl::Mutex metrics_mu_;
   ConsumerMetrics metrics_ ABSL_GUARDED_BY(metrics_mu_);

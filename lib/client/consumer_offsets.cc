@@ -1,10 +1,12 @@
 // The consumer's offset requests: OffsetCommit and OffsetFetch to the group
 // coordinator, ListOffsets to each partition's leader. Called from any
 // thread; callbacks run on the I/O thread.
+#include <future>
 #include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "client/consumer_impl.h"
 #include "runnel/protocol/error_code.h"
 #include "runnel/protocol/messages/list_offsets.h"
@@ -48,8 +50,12 @@ void ConsumerImpl::SendCommit(const TopicPartitionOffsets& offsets, Done done) {
     {
       absl::MutexLock l(&mu_);
       // Inside the group a commit names the generation, so a member that
-      // missed a rebalance cannot overwrite its successor's offsets.
-      if (group_state_ == GroupState::kStable) {
+      // missed a rebalance cannot overwrite its successor's offsets. Also
+      // while it rejoins: the coordinator takes the last generation's
+      // commits until the new one is formed (Kafka's PreparingRebalance),
+      // which is when a closing member or a revocation commits.
+      if (!member_id_.empty() && generation_ >= 0 &&
+          (group_state_ == GroupState::kStable || group_state_ == GroupState::kJoining)) {
         req.generation_id_or_member_epoch = generation_;
         req.member_id = member_id_;
         req.group_instance_id = options_.group_instance_id;
@@ -66,11 +72,24 @@ void ConsumerImpl::SendCommit(const TopicPartitionOffsets& offsets, Done done) {
       p.committed_leader_epoch = om.leader_epoch;
       p.committed_metadata.emplace(om.metadata);
     }
+    if (log_.DebugEnabled(ClientDebugContext::kCgrp)) {
+      std::string text;
+      for (const auto& [tp, om] : offsets) {
+        absl::StrAppend(&text, text.empty() ? "" : " ", tp.topic, "-", tp.partition, "@",
+                        om.offset);
+      }
+      log_.Debug(ClientDebugContext::kCgrp, "OffsetCommit",
+                 {{"group", options_.group_id},
+                  {"generation", std::to_string(req.generation_id_or_member_epoch)},
+                  {"offsets", text}});
+    }
     group_core_->Send<protocol::OffsetCommitResponse>(
         Target::Node(*coordinator), std::move(req),
         [this, offsets, done = std::move(done)](
             absl::StatusOr<Reply<protocol::OffsetCommitResponse>> reply) mutable {
           if (!reply.ok()) {
+            RUNNEL_CLIENT_LOG(log_, kInfo, "OffsetCommit failed",
+                              {{"group", options_.group_id}, {"error", reply.status().ToString()}});
             absl::MutexLock l(&mu_);
             coordinator_.reset();
             return done(reply.status());
@@ -103,10 +122,51 @@ void ConsumerImpl::SendCommit(const TopicPartitionOffsets& offsets, Done done) {
             ++metrics_.commits;
           }
           mu_.Unlock();
+          if (first.ok()) {
+            RUNNEL_CLIENT_DEBUG(log_, kCgrp, "OffsetCommit done", {{"group", options_.group_id}});
+          } else {
+            RUNNEL_CLIENT_LOG(log_, kInfo, "OffsetCommit failed",
+                              {{"group", options_.group_id}, {"error", first.ToString()}});
+          }
           done(first);
           mu_.Lock();
         });
   });
+}
+
+absl::Status ConsumerImpl::CommitAtClose(const TopicPartitionOffsets& offsets,
+                                         absl::Time deadline) {
+  absl::Status last = absl::DeadlineExceededError("commit at close timed out");
+  while (true) {
+    auto promise = std::make_shared<std::promise<absl::Status>>();
+    std::future<absl::Status> result = promise->get_future();
+    SendCommit(offsets, [promise](absl::Status s) { promise->set_value(std::move(s)); });
+    if (result.wait_until(absl::ToChronoTime(deadline)) != std::future_status::ready) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("commit at close timed out (last attempt: ", last.ToString(), ")"));
+    }
+    last = result.get();
+    if (last.ok()) return last;
+    const auto ec = protocol::ErrorCodeFromStatus(last);
+    bool retry = !ec.has_value() ||  // the connection or the request failed
+                 *ec == ErrorCode::kRebalanceInProgress || *ec == ErrorCode::kNotCoordinator ||
+                 *ec == ErrorCode::kCoordinatorNotAvailable ||
+                 *ec == ErrorCode::kCoordinatorLoadInProgress ||
+                 *ec == ErrorCode::kRequestTimedOut || protocol::IsRetriable(*ec);
+    if (!retry && (*ec == ErrorCode::kIllegalGeneration || *ec == ErrorCode::kUnknownMemberId)) {
+      // A join under way brings the generation the coordinator now has;
+      // without one, the group moved on without this member and its
+      // partitions are someone else's: the commit must not happen.
+      absl::MutexLock l(&mu_);
+      retry = join_in_flight_ && !member_id_.empty();
+    }
+    if (!retry) return last;
+    const absl::Duration backoff = options_.client.retry_backoff;
+    if (absl::Now() + backoff >= deadline) return last;
+    RUNNEL_CLIENT_DEBUG(log_, kCgrp, "commit at close retried",
+                        {{"group", options_.group_id}, {"error", last.ToString()}});
+    absl::SleepFor(backoff);
+  }
 }
 
 void ConsumerImpl::SendOffsetFetch(

@@ -1,7 +1,9 @@
 // The clients' log sink: a sink set in the options sees the connect, the
 // metadata and a failed broker at their levels with the client id and
-// fields; the level filters; the Kafka property names set it; without a
-// sink the lines reach Runnel's process-wide log.
+// fields; the level filters; the Kafka property names set it; librdkafka's
+// debug contexts turn on one subsystem's debug lines; a consumer group's
+// protocol is logged; without a sink the lines reach Runnel's process-wide
+// log.
 #include "runnel/client_log.h"
 
 #include <arpa/inet.h>
@@ -10,7 +12,6 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-
 #include <map>
 #include <mutex>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "client/client_core.h"
 #include "common/logging.h"
+#include "runnel/consumer.h"
 #include "runnel/producer.h"
 #include "runnel/protocol/messages/metadata.h"
 #include "tests/broker/broker_fixture.h"
@@ -32,6 +34,7 @@ struct Line {
   std::string client_id;
   std::string message;
   std::map<std::string, std::string> fields;
+  std::string context;
 };
 
 // Records every line; the sink runs on the client's I/O thread, the test
@@ -40,7 +43,8 @@ class Recorder {
  public:
   ClientLogSink Sink() {
     return [this](const ClientLogLine& l) {
-      Line line{l.level, std::string(l.client_id), std::string(l.message), {}};
+      Line line{
+          l.level, std::string(l.client_id), std::string(l.message), {}, std::string(l.context)};
       for (const ClientLogField& f : l.fields) line.fields[f.key] = f.value;
       std::lock_guard<std::mutex> lock(mu_);
       lines_.push_back(std::move(line));
@@ -176,13 +180,96 @@ TEST_CASE("client log: levels from Kafka properties") {
   REQUIRE(o.Set("log_level", "Info").ok());
   CHECK(o.log_level == ClientLogLevel::kInfo);
   REQUIRE(o.Set("debug", "broker,metadata").ok());  // librdkafka's debug contexts
-  CHECK(o.log_level == ClientLogLevel::kDebug);
+  CHECK(o.log_level == ClientLogLevel::kInfo);      // the contexts, not the level
+  CHECK(o.debug_contexts == (static_cast<uint32_t>(ClientDebugContext::kBroker) |
+                             static_cast<uint32_t>(ClientDebugContext::kMetadata)));
   absl::Status bad = o.Set("log_level", "loud");
   CHECK(bad.code() == absl::StatusCode::kInvalidArgument);
   CHECK(std::string(bad.message()).find("'log_level'") != std::string::npos);
   ProducerOptions p;
   REQUIRE(p.Set("log_level", "error").ok());  // through the producer's Set too
   CHECK(p.client.log_level == ClientLogLevel::kError);
+}
+
+TEST_CASE("client log: debug contexts from the debug property") {
+  ClientOptions o;
+  CHECK(o.debug_contexts == 0);
+  REQUIRE(o.Set("debug", " cgrp , Fetch").ok());
+  CHECK(o.debug_contexts == (static_cast<uint32_t>(ClientDebugContext::kCgrp) |
+                             static_cast<uint32_t>(ClientDebugContext::kFetch)));
+  REQUIRE(o.Set("debug", "all").ok());
+  CHECK(o.debug_contexts == kAllClientDebugContexts);
+  REQUIRE(o.Set("debug", "").ok());
+  CHECK(o.debug_contexts == 0);
+  absl::Status bad = o.Set("debug", "cgrp,nope");
+  CHECK(bad.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(bad.message()).find("'debug'") != std::string::npos);
+  CHECK(std::string(bad.message()).find("'nope'") != std::string::npos);
+  CHECK(o.debug_contexts == 0);  // unchanged by the bad value
+  CHECK(ClientDebugContextName(ClientDebugContext::kCgrp) == "cgrp");
+}
+
+TEST_CASE("client log: a debug context logs its own debug lines at any level") {
+  BrokerFixture b;
+  Recorder rec;
+  ClientOptions o;
+  o.bootstrap_servers = "127.0.0.1:" + std::to_string(b.port());
+  o.log_sink = rec.Sink();
+  REQUIRE(o.Set("log_level", "warn").ok());
+  REQUIRE(o.Set("debug", "metadata").ok());
+  {
+    auto core = ClientCore::Create(o);
+    REQUIRE(core.ok());
+    REQUIRE(MetadataCall(**core).ok());
+  }
+  auto metadata = rec.With("metadata");
+  REQUIRE(!metadata.empty());
+  CHECK(metadata[0].level == ClientLogLevel::kDebug);
+  CHECK(metadata[0].context == "metadata");
+  CHECK(rec.With("connecting to broker").empty());  // broker's debug lines stay off
+  CHECK(rec.With("connected to broker").empty());   // info, below warn
+}
+
+TEST_CASE("client log: a consumer group's protocol at info and in the cgrp context") {
+  BrokerFixture b(std::map<std::string, std::string>{{"group.initial.rebalance.delay.ms", "0"}});
+  Recorder rec;
+  ConsumerOptions o;
+  o.client.bootstrap_servers = "127.0.0.1:" + std::to_string(b.port());
+  o.client.client_id = "group-log";
+  o.client.log_sink = rec.Sink();
+  REQUIRE(o.client.Set("log_level", "info").ok());
+  REQUIRE(o.client.Set("debug", "cgrp").ok());
+  o.group_id = "logged-group";
+  o.heartbeat_interval = absl::Milliseconds(100);
+  {
+    auto c = Consumer::Create(o);
+    REQUIRE(c.ok());
+    REQUIRE((*c)->Subscribe({"logged-topic"}).ok());
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while ((*c)->Assignment().empty() && absl::Now() < deadline) {
+      REQUIRE((*c)->Poll(absl::Milliseconds(50)).ok());
+    }
+    REQUIRE(!(*c)->Assignment().empty());
+    REQUIRE((*c)->Close(absl::Seconds(5)).ok());
+  }
+  auto join = rec.With("JoinGroup");
+  REQUIRE(!join.empty());
+  CHECK(join[0].level == ClientLogLevel::kDebug);
+  CHECK(join[0].context == "cgrp");
+  CHECK(join[0].fields["group"] == "logged-group");
+  auto joined = rec.With("joined group");
+  REQUIRE(!joined.empty());
+  CHECK(joined.back().level == ClientLogLevel::kInfo);
+  CHECK(joined.back().fields["leader"] == joined.back().fields["member"]);  // alone: the leader
+  auto computed = rec.With("group assignment computed");
+  REQUIRE(!computed.empty());
+  CHECK(computed.back().fields["assigned"].rfind("logged-topic[", 0) == 0);
+  auto assignment = rec.With("group assignment");
+  REQUIRE(!assignment.empty());
+  CHECK(assignment.back().fields["assigned"] == computed.back().fields["assigned"]);
+  CHECK(assignment.back().fields["added"] == computed.back().fields["assigned"]);
+  CHECK(!rec.With("leaving group").empty());
+  CHECK(rec.With("metadata").empty());  // the metadata context stays off
 }
 
 TEST_CASE("client log: without a sink, lines go to the process-wide log with the client id") {

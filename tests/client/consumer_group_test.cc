@@ -5,7 +5,12 @@
 // leaves each of the two busier members), every record is consumed exactly
 // once, and the group's committed offsets are exactly what was consumed.
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "tests/broker/broker_fixture.h"
 #include "tests/client/consumer_util.h"
 #include "tests/client/mock_cluster.h"
@@ -19,6 +24,37 @@ using testing::QuickConsumerOptions;
 using testing::WaitFor;
 
 constexpr int kPartitions = 6;
+
+// The members' group-protocol lines (info, and debug of the "cgrp"
+// context), in order, with the time since the scenario started: printed
+// when a check fails, and written to $RUNNEL_GROUP_LOG when that is set.
+class GroupLog {
+ public:
+  ClientLogSink Sink() {
+    return [this](const ClientLogLine& line) {
+      std::string text = absl::StrCat("+", absl::ToInt64Milliseconds(absl::Now() - start_), "ms ",
+                                      std::string(line.client_id), " ", std::string(line.message));
+      for (const auto& f : line.fields) absl::StrAppend(&text, " ", f.key, "=", f.value);
+      std::lock_guard<std::mutex> l(mu_);
+      lines_.push_back(std::move(text));
+    };
+  }
+  std::string Text() {
+    std::lock_guard<std::mutex> l(mu_);
+    return absl::StrJoin(lines_, "\n");
+  }
+  ~GroupLog() {
+    if (const char* path = std::getenv("RUNNEL_GROUP_LOG")) {
+      std::ofstream out(path, std::ios::app);
+      out << Text() << "\n----\n";
+    }
+  }
+
+ private:
+  const absl::Time start_ = absl::Now();
+  std::mutex mu_;
+  std::vector<std::string> lines_;
+};
 
 bool Covers(std::vector<PollingMember*> members, const std::string& topic, int64_t per_partition) {
   std::map<TopicPartition, std::set<int64_t>> seen;
@@ -56,13 +92,18 @@ bool Split(std::vector<PollingMember*> members, size_t each) {
   return all.size() == kPartitions;
 }
 
-void RequireSplit(std::vector<PollingMember*> members, size_t each) {
-  const bool split = WaitFor([&] { return Split(members, each); }, absl::Seconds(30));
+void RequireSplit(std::vector<PollingMember*> members, size_t each, GroupLog& log,
+                  absl::Duration timeout) {
+  const bool split = WaitFor([&] { return Split(members, each); }, timeout);
   INFO(Describe(members));
+  INFO((split ? std::string() : "group protocol log:\n" + log.Text()));
   REQUIRE(split);
 }
 
-void GroupScenario(const std::string& bootstrap, const std::string& topic) {
+// `split_timeout`: how long each split may take (rebalances included).
+void GroupScenario(const std::string& bootstrap, const std::string& topic,
+                   absl::Duration split_timeout) {
+  GroupLog log;
   constexpr int kFirst = 600, kSecond = 600;  // 100 then 100 more per partition
   ProduceNumbered(bootstrap, topic, kFirst, kPartitions);
   ConsumerOptions o = QuickConsumerOptions(bootstrap, "group-" + topic);
@@ -71,13 +112,21 @@ void GroupScenario(const std::string& bootstrap, const std::string& topic) {
   // after the application is done with the last batch) and at Close.
   o.enable_auto_commit = true;
   o.auto_commit_interval = absl::Seconds(1);
+  o.client.log_level = ClientLogLevel::kInfo;
+  o.client.debug_contexts = static_cast<uint32_t>(ClientDebugContext::kCgrp);
+  o.client.log_sink = log.Sink();
+  auto named = [&o](const char* id) {
+    ConsumerOptions n = o;
+    n.client.client_id = id;
+    return n;
+  };
 
   std::vector<std::unique_ptr<PollingMember>> gone;
-  auto a = std::make_unique<PollingMember>(o, std::vector<std::string>{topic}, false);
-  auto b = std::make_unique<PollingMember>(o, std::vector<std::string>{topic}, false);
-  auto c = std::make_unique<PollingMember>(o, std::vector<std::string>{topic}, false);
+  auto a = std::make_unique<PollingMember>(named("a"), std::vector<std::string>{topic}, false);
+  auto b = std::make_unique<PollingMember>(named("b"), std::vector<std::string>{topic}, false);
+  auto c = std::make_unique<PollingMember>(named("c"), std::vector<std::string>{topic}, false);
   INFO("three members split six partitions");
-  RequireSplit({a.get(), b.get(), c.get()}, 2);
+  RequireSplit({a.get(), b.get(), c.get()}, 2, log, split_timeout);
   REQUIRE(WaitFor([&] { return Covers({a.get(), b.get(), c.get()}, topic, 100); },
                   absl::Seconds(30)));
 
@@ -87,7 +136,7 @@ void GroupScenario(const std::string& bootstrap, const std::string& topic) {
   const absl::Status b_closed = b->Stop(absl::Seconds(10));
   INFO("b's Close: " << b_closed.ToString());  // a commit at close can fail under load
   REQUIRE(b_closed.ok());
-  RequireSplit({a.get(), c.get()}, 3);
+  RequireSplit({a.get(), c.get()}, 3, log, split_timeout);
   for (const auto& tp : a_had) CHECK(a->owned().count(tp) == 1);
   for (const auto& tp : c_had) CHECK(c->owned().count(tp) == 1);
   CHECK(a->revoked().size() == a_revoked);  // nothing moved away from a or c
@@ -96,8 +145,8 @@ void GroupScenario(const std::string& bootstrap, const std::string& topic) {
   ProduceNumbered(bootstrap, topic, kSecond, kPartitions, "none", kFirst);
   const auto a3 = a->owned(), c3 = c->owned();
   INFO("d joins");
-  auto d = std::make_unique<PollingMember>(o, std::vector<std::string>{topic}, false);
-  RequireSplit({a.get(), c.get(), d.get()}, 2);
+  auto d = std::make_unique<PollingMember>(named("d"), std::vector<std::string>{topic}, false);
+  RequireSplit({a.get(), c.get(), d.get()}, 2, log, split_timeout);
   // Cooperative-sticky moves only what it must: one partition from a, one from c.
   CHECK(a->revoked().size() == a_revoked + 1);
   CHECK(c->revoked().size() == c_revoked + 1);
@@ -145,27 +194,34 @@ void GroupScenario(const std::string& bootstrap, const std::string& topic) {
   }
 }
 
-// Hidden ("[.]", run it by name): on librdkafka 2.0.2's mock cluster it
-// fails most runs, cause not found. With 853d96e (no redundant join by the
-// leader, first join after metadata) 10 runs on a loaded machine gave 3
-// passes, and failures at every stage: partitions left unowned by every
-// member in a final, shared generation after a cooperative revocation (first
-// split: "[0 3] [] []" at generation 7; d joining: "[0 2] [1 4] []" at 8),
-// a record consumed twice, committed offsets behind what was consumed. The
-// same client passes the scenario on runnel-broker below, which CI runs.
-// Not yet told apart: the mock's JoinGroup/SyncGroup handling of the
-// cooperative second round versus our rejoin after a revocation; the
-// consumer logs nothing of its group protocol yet, which is what to add
-// next to decide it.
-TEST_CASE("group of three over six partitions on the mock cluster", "[.][consumer_group]") {
+// librdkafka 2.0.2's mock cluster, an independent coordinator. Two of its
+// ways differ from Kafka's and failed this case in 7 of 10 runs before the
+// client allowed for them (seen in the group-protocol log above):
+// - It ends a sync round at the leader's SyncGroup and answers a follower
+//   whose SyncGroup comes later with an error and a null assignment; the
+//   follower rejoins and every rejoin costs a 5 s round (session.timeout.ms
+//   - 1 s). Our leader answered first almost every time. It now refreshes
+//   metadata before it assigns, as librdkafka's and Java's leaders do, which
+//   lets followers win more often but not always (the mock answers in
+//   microseconds): 1-4 such lost rounds a run remain, so a split may take
+//   60 s here (30 s gave one phase 4 s to spare in 10 runs).
+// - It refuses OffsetCommit through a whole rebalance (Kafka takes the last
+//   generation's commits until the JoinGroup answers). When two members
+//   revoke a partition each in one round, the first to rejoin starts the
+//   next rebalance and the other's commit is refused; the partition then
+//   went to its new owner from the older commit and was read twice. A
+//   revoked partition whose commit fails now stays claimed by its owner
+//   until the commit goes through under a later generation (KIP-429: no
+//   partition changes hands before its owner has let go of it).
+TEST_CASE("group of three over six partitions on the mock cluster", "[consumer_group]") {
   testing::MockCluster mock(3);
   mock.CreateTopic("orders", kPartitions);
-  GroupScenario(mock.bootstraps(), "orders");
+  GroupScenario(mock.bootstraps(), "orders", absl::Seconds(60));
 }
 
 TEST_CASE("group of three over six partitions on runnel-broker", "[consumer_group]") {
   broker::testing::BrokerFixture broker({{"num.partitions", std::to_string(kPartitions)}});
-  GroupScenario(broker.broker().bootstrap_address(), "orders");
+  GroupScenario(broker.broker().bootstrap_address(), "orders", absl::Seconds(30));
 }
 
 }  // namespace
