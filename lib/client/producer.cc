@@ -42,59 +42,65 @@ int64_t RecordCost(const ProducerRecord& r) {
   return n;
 }
 
+// Spare buffers kept for reuse, of each kind (builders, batch bytes): half
+// of buffer.memory in batch.size units, at most 256. A producer faster than
+// its brokers queues up to buffer.memory of batches, each in its own
+// builder, and sends them off in bursts; a smaller pool would free most of
+// them only to grow fresh ones (page faults) for the next burst. Java's
+// producer keeps its freed batch buffers within buffer.memory likewise.
+size_t MaxSpares(const ProducerOptions& o) {
+  const int64_t fit = o.buffer_memory / (2 * std::max<int64_t>(o.batch_size, 1));
+  return static_cast<size_t>(std::clamp<int64_t>(fit, 2, 256));
+}
+
 }  // namespace
 
 ProducerImpl::ProducerImpl(ProducerOptions options, std::unique_ptr<ClientCore> core)
-    : options_(std::move(options)), core_(std::move(core)) {}
+    : options_(std::move(options)), core_(std::move(core)), max_spares_(MaxSpares(options_)) {}
 
 ProducerImpl::~ProducerImpl() { (void)Close(absl::Seconds(30)); }
 
 void ProducerImpl::Start() {
+  {
+    absl::MutexLock lock(&mu_);
+    metadata_ = core_->metadata();
+  }
+  // Snapshots arrive in order on the I/O thread; the core publishes each
+  // before calling its listeners.
+  metadata_listener_ =
+      core_->AddMetadataListener([this](const std::shared_ptr<const ClusterMetadata>& md) {
+        absl::MutexLock lock(&mu_);
+        metadata_ = md;
+      });
   sender_ = std::thread([this] { RunSender(); });
 }
 
-absl::StatusOr<int32_t> ProducerImpl::ChoosePartition(const ProducerRecord& record,
-                                                      absl::Time deadline) {
+absl::StatusOr<int32_t> ProducerImpl::PartitionCount(const std::string& topic,
+                                                     absl::Time deadline) {
   std::shared_ptr<const ClusterMetadata> md = core_->metadata();
-  const TopicMetadata* t = md->FindTopic(record.topic);
+  const TopicMetadata* t = md->FindTopic(topic);
   if (t == nullptr || t->partitions.empty()) {
-    RUNNEL_ASSIGN_OR_RETURN(md, core_->WaitForTopic(record.topic, deadline));
-    t = md->FindTopic(record.topic);
+    RUNNEL_ASSIGN_OR_RETURN(md, core_->WaitForTopic(topic, deadline));
+    t = md->FindTopic(topic);
   }
-  const int32_t count = static_cast<int32_t>(t->partitions.size());
-  int32_t p;
-  if (record.partition.has_value()) {
-    p = *record.partition;
-  } else if (options_.partitioner) {
-    p = options_.partitioner(record.topic, record.key ? &*record.key : nullptr, count);
-  } else if (record.key.has_value()) {
-    return Murmur2Partition(*record.key, count);
-  } else {
-    absl::MutexLock lock(&mu_);
-    return sticky_.Partition(record.topic, count);
+  return static_cast<int32_t>(t->partitions.size());
+}
+
+void ProducerImpl::StartBatch(ProducerBatch& batch) {
+  if (!spare_builders_.empty()) {
+    batch.builder = std::move(spare_builders_.back());
+    spare_builders_.pop_back();
   }
-  if (p < 0 || p >= count) {
-    return absl::InvalidArgumentError(absl::StrCat("partition ", p, " of topic '", record.topic,
-                                                   "' does not exist (it has ", count, ")"));
-  }
-  return p;
+  protocol::RecordBatchBuilderOptions bo;
+  bo.compression = static_cast<protocol::CompressionType>(options_.compression);
+  bo.compression_level = options_.compression_level.value_or(protocol::kDefaultCompressionLevel);
+  batch.builder.Reset(bo);
 }
 
 absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback callback) {
   const absl::Time now = absl::Now();
   const absl::Time deadline = now + options_.max_block;
-  {
-    absl::MutexLock lock(&mu_);
-    if (closing_) return absl::FailedPreconditionError("the producer is closed");
-    if (!fatal_.ok()) return fatal_;
-  }
   const int64_t cost = RecordCost(record);
-  if (cost > options_.max_request_size || cost > options_.buffer_memory) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "record of ", cost, " bytes is larger than max.request.size (", options_.max_request_size,
-        ") or buffer.memory (", options_.buffer_memory, ")"));
-  }
-  RUNNEL_ASSIGN_OR_RETURN(int32_t partition, ChoosePartition(record, deadline));
   const int64_t timestamp = record.timestamp_ms.value_or(absl::ToUnixMillis(now));
   std::vector<protocol::RecordHeader> headers;
   headers.reserve(record.headers.size());
@@ -104,8 +110,59 @@ absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback callback
   }
   protocol::NullableBytes key = record.key ? protocol::NullableBytes(*record.key) : nullptr;
   protocol::NullableBytes value = record.value ? protocol::NullableBytes(*record.value) : nullptr;
+  // A custom partitioner is user code: it runs before mu_ is taken.
+  std::optional<int32_t> chosen = record.partition;
+  if (!chosen.has_value() && options_.partitioner) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (closing_) return absl::FailedPreconditionError("the producer is closed");
+      if (!fatal_.ok()) return fatal_;
+    }
+    if (cost <= options_.max_request_size && cost <= options_.buffer_memory) {
+      RUNNEL_ASSIGN_OR_RETURN(int32_t count, PartitionCount(record.topic, deadline));
+      chosen = options_.partitioner(record.topic, record.key ? &*record.key : nullptr, count);
+    }
+  }
 
   absl::MutexLock lock(&mu_);
+  if (closing_) return absl::FailedPreconditionError("the producer is closed");
+  if (!fatal_.ok()) return fatal_;
+  if (cost > options_.max_request_size || cost > options_.buffer_memory) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record of ", cost, " bytes is larger than max.request.size (", options_.max_request_size,
+        ") or buffer.memory (", options_.buffer_memory, ")"));
+  }
+  const TopicMetadata* t = metadata_->FindTopic(record.topic);
+  std::shared_ptr<const ClusterMetadata> waited_for;  // keeps `t` alive when set
+  if (t == nullptr || t->partitions.empty()) {
+    // The topic's first records: wait for its metadata without mu_ (the
+    // listener that updates metadata_ needs it).
+    mu_.Unlock();
+    absl::StatusOr<std::shared_ptr<const ClusterMetadata>> waited =
+        core_->WaitForTopic(record.topic, deadline);
+    mu_.Lock();
+    RUNNEL_RETURN_IF_ERROR(waited.status());
+    if (closing_) return absl::FailedPreconditionError("the producer is closed");
+    waited_for = *std::move(waited);
+    t = waited_for->FindTopic(record.topic);
+  }
+  // `t` is not used past here: the buffer wait below releases mu_, and
+  // with it the snapshot `t` points into.
+  const int32_t count = static_cast<int32_t>(t->partitions.size());
+  int32_t partition;
+  if (chosen.has_value()) {
+    partition = *chosen;
+    if (partition < 0 || partition >= count) {
+      return absl::InvalidArgumentError(absl::StrCat("partition ", partition, " of topic '",
+                                                     record.topic, "' does not exist (it has ",
+                                                     count, ")"));
+    }
+  } else if (record.key.has_value()) {
+    partition = Murmur2Partition(*record.key, count);
+  } else {
+    partition = sticky_.Partition(record.topic, count);
+  }
+
   while (buffered_ + cost > options_.buffer_memory && !closing_) {
     if (space_freed_.WaitWithDeadline(&mu_, deadline) &&
         buffered_ + cost > options_.buffer_memory) {
@@ -116,8 +173,12 @@ absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback callback
     }
   }
   if (closing_) return absl::FailedPreconditionError("the producer is closed");
-  TopicPartition tp{record.topic, partition};
-  PartitionState& ps = partitions_[tp];
+  auto found = partitions_.find(TopicPartitionRef{record.topic, partition});
+  if (found == partitions_.end()) {
+    found = partitions_.emplace(TopicPartition{record.topic, partition}, PartitionState()).first;
+  }
+  const TopicPartition& tp = found->first;
+  PartitionState& ps = found->second;
   ProducerBatch* batch = ps.queue.empty() || ps.queue.back()->closed ? nullptr
                                                                       : ps.queue.back().get();
   if (batch != nullptr && !batch->builder.empty() &&
@@ -130,10 +191,7 @@ absl::Status ProducerImpl::Send(ProducerRecord record, DeliveryCallback callback
   if (batch == nullptr) {
     auto b = std::make_unique<ProducerBatch>();
     b->tp = tp;
-    protocol::RecordBatchBuilderOptions bo;
-    bo.compression = static_cast<protocol::CompressionType>(options_.compression);
-    bo.compression_level = options_.compression_level.value_or(protocol::kDefaultCompressionLevel);
-    b->builder.Reset(bo);
+    StartBatch(*b);
     b->created = now;
     b->deadline = now + options_.delivery_timeout;
     batch = b.get();
@@ -198,6 +256,7 @@ absl::Status ProducerImpl::Close(absl::Duration timeout) {
     wake_sender_.Signal();
   }
   sender_.join();
+  core_->RemoveMetadataListener(metadata_listener_);
   core_->Shutdown(deadline);
   if (left > 0) {
     return absl::DeadlineExceededError(absl::StrCat(

@@ -22,10 +22,10 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/time/time.h"
-#include "runnel/common/byte_buffer.h"
 #include "runnel/producer.h"
 #include "runnel/protocol/record_batch.h"
 
@@ -38,6 +38,24 @@ struct TopicPartition {
   friend auto operator<=>(const TopicPartition&, const TopicPartition&) = default;
 };
 
+// A topic partition named without owning the topic: Send looks its
+// partition up by the record's topic, copying the name only the first time.
+struct TopicPartitionRef {
+  std::string_view topic;
+  int32_t partition = 0;
+};
+
+// Orders TopicPartition and TopicPartitionRef alike (a transparent
+// comparator, so std::map::find takes either).
+struct TopicPartitionLess {
+  using is_transparent = void;
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    const std::string_view at = a.topic, bt = b.topic;
+    return at < bt || (at == bt && a.partition < b.partition);
+  }
+};
+
 struct ProducerBatch {
   TopicPartition tp;
   protocol::RecordBatchBuilder builder;
@@ -47,7 +65,10 @@ struct ProducerBatch {
   absl::Time created;
   absl::Time deadline;  // created + delivery.timeout.ms
   bool closed = false;  // no more appends (full, or drained)
-  ByteBuffer bytes;     // the finished batch (kept for retries)
+  // The finished batch, kept for retries; empty until first sent. While a
+  // request carries it, it sits in that request (moved, not copied) and
+  // comes back with the response.
+  std::vector<uint8_t> bytes;
   int64_t producer_id = -1;  // stamped into `bytes` at each send
   int16_t producer_epoch = -1;
   int32_t base_sequence = -1;

@@ -4,12 +4,22 @@
 // into Produce requests sent through the ClientCore, and handles their
 // responses, which the core's I/O thread hands over as events. Delivery
 // callbacks run on the sender thread without mu_ held.
+//
+// Send's hot path takes mu_ once: the partition count comes from a
+// metadata snapshot the core's listener keeps in metadata_ (not from the
+// core, whose lock the I/O thread shares), the sticky partitioner and the
+// buffer.memory wait run under the same hold. Batch buffers are recycled:
+// a builder goes back to spare_builders_ once its batch is copied into a
+// request, and a batch's bytes travel into the request by move and come
+// back with the response to spare_bytes_, so a busy producer neither
+// grows fresh buffers (page faults) nor copies a batch twice.
 #pragma once
 
 #include <atomic>
 #include <map>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -37,11 +47,16 @@ class ProducerImpl final : public Producer {
   void Start();
 
  private:
-  // A produce request in flight: its batches by partition.
+  // A produce request in flight: its batches by partition, and the request
+  // itself (shared with the core until it is written), whose records
+  // fields hold the batches' bytes until the response gives them back.
   struct InFlightRequest {
     int32_t node = -1;
     absl::Time sent;
     std::vector<std::unique_ptr<ProducerBatch>> batches;
+    std::shared_ptr<protocol::ProduceRequest> request;
+    // batches[i]'s bytes: request->topic_data[first].partition_data[second].
+    std::vector<std::pair<size_t, size_t>> slots;
   };
   // A response (or failure) handed over by the I/O thread.
   struct Event {
@@ -56,7 +71,12 @@ class ProducerImpl final : public Producer {
   };
 
   // --- accumulator (producer.cc)
-  absl::StatusOr<int32_t> ChoosePartition(const ProducerRecord& record, absl::Time deadline);
+  // The partition count of `topic`, waiting up to `deadline` for its
+  // metadata. Takes the core's lock; Send calls it only for a custom
+  // partitioner, which runs without mu_.
+  absl::StatusOr<int32_t> PartitionCount(const std::string& topic, absl::Time deadline);
+  // Takes a recycled builder (or a new one) for a batch.
+  void StartBatch(ProducerBatch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // --- sender (producer_sender.cc)
   void RunSender();
   void InitProducerId(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -86,7 +106,15 @@ class ProducerImpl final : public Producer {
   mutable absl::Mutex mu_;
   absl::CondVar wake_sender_;   // events, ready batches, close
   absl::CondVar space_freed_;   // buffer memory released, batches finished
-  std::map<TopicPartition, PartitionState> partitions_ ABSL_GUARDED_BY(mu_);
+  std::map<TopicPartition, PartitionState, TopicPartitionLess> partitions_ ABSL_GUARDED_BY(mu_);
+  // The core's latest metadata, set by its listener (I/O thread).
+  std::shared_ptr<const ClusterMetadata> metadata_ ABSL_GUARDED_BY(mu_);
+  int metadata_listener_ = 0;
+  // Recycled buffers: builders of sent batches, bytes of finished ones
+  // (cleared, capacity kept), at most max_spares_ of each.
+  std::vector<protocol::RecordBatchBuilder> spare_builders_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<uint8_t>> spare_bytes_ ABSL_GUARDED_BY(mu_);
+  const size_t max_spares_;
   StickyPartitioner sticky_ ABSL_GUARDED_BY(mu_);
   int64_t buffered_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t pending_records_ ABSL_GUARDED_BY(mu_) = 0;  // queued or in flight

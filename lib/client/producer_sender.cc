@@ -92,7 +92,7 @@ absl::Time ProducerImpl::NextWake(absl::Time now) {
     return std::max(now, std::min(t, pid_retry_at_));
   }
   const bool hurry = flushing_ > 0 || closing_;
-  std::shared_ptr<const ClusterMetadata> md = core_->metadata();
+  const ClusterMetadata* md = metadata_.get();
   for (const auto& [tp, ps] : partitions_) {
     for (const auto& b : ps.queue) t = std::min(t, b->deadline);
     if (ps.queue.empty()) continue;
@@ -115,7 +115,7 @@ std::map<int32_t, std::vector<std::unique_ptr<ProducerBatch>>> ProducerImpl::Dra
     absl::Time now) {
   std::map<int32_t, std::vector<std::unique_ptr<ProducerBatch>>> out;
   std::map<int32_t, int64_t> bytes;
-  std::shared_ptr<const ClusterMetadata> md = core_->metadata();
+  const ClusterMetadata* md = metadata_.get();
   const bool hurry = flushing_ > 0 || closing_;
   bool refresh = false;
   for (auto& [tp, ps] : partitions_) {
@@ -152,6 +152,10 @@ std::map<int32_t, std::vector<std::unique_ptr<ProducerBatch>>> ProducerImpl::Dra
       batch->producer_id = producer_id_;
       batch->producer_epoch = producer_epoch_;
     }
+    if (batch->bytes.empty() && batch->bytes.capacity() == 0 && !spare_bytes_.empty()) {
+      batch->bytes = std::move(spare_bytes_.back());  // SendBatches fills it
+      spare_bytes_.pop_back();
+    }
     if (batch->attempts > 0) retries_++;
     batch->attempts++;
     ps.in_flight++;
@@ -163,15 +167,31 @@ std::map<int32_t, std::vector<std::unique_ptr<ProducerBatch>>> ProducerImpl::Dra
   return out;
 }
 
+namespace {
+
+// What the core encodes: the ProduceRequest, shared with the sender's
+// in-flight record so that the batch bytes in it come back with the
+// response instead of being copied into the request.
+struct SharedProduceRequest {
+  static constexpr int16_t kApiKey = protocol::ProduceRequest::kApiKey;
+  std::shared_ptr<const protocol::ProduceRequest> request;
+  void Encode(protocol::Writer& w, int16_t version) const { request->Encode(w, version); }
+};
+
+}  // namespace
+
 void ProducerImpl::SendBatches(int32_t node, std::vector<std::unique_ptr<ProducerBatch>> batches,
                                absl::Time now) {
-  protocol::ProduceRequest req;
-  req.transactional_id.reset();
-  req.acks = static_cast<int16_t>(options_.acks);
-  req.timeout_ms = static_cast<int32_t>(absl::ToInt64Milliseconds(options_.client.request_timeout));
+  auto req = std::make_shared<protocol::ProduceRequest>();
+  req->transactional_id.reset();
+  req->acks = static_cast<int16_t>(options_.acks);
+  req->timeout_ms =
+      static_cast<int32_t>(absl::ToInt64Milliseconds(options_.client.request_timeout));
   std::vector<std::unique_ptr<ProducerBatch>> failed;
   std::vector<absl::Status> failures;
   std::vector<std::unique_ptr<ProducerBatch>> sending;
+  std::vector<std::pair<size_t, size_t>> slots;
+  std::vector<protocol::RecordBatchBuilder> spent;  // builders of batches now finished
   for (auto& b : batches) {
     if (b->bytes.empty()) {
       // Compression happens here, on the sender thread, outside the lock.
@@ -181,29 +201,38 @@ void ProducerImpl::SendBatches(int32_t node, std::vector<std::unique_ptr<Produce
         failed.push_back(std::move(b));
         continue;
       }
-      b->bytes = b->builder.TakeBuffer();
+      // Into the (recycled) vector the request will carry; the builder's
+      // buffers go back to the pool.
+      b->bytes.assign(finished->begin(), finished->end());
+      spent.push_back(std::move(b->builder));
     }
     if (b->producer_id >= 0) {
       uint8_t* p = b->bytes.data();
       StoreBigEndian<int64_t>(p + kProducerIdOffset, b->producer_id);
       StoreBigEndian<int16_t>(p + kProducerEpochOffset, b->producer_epoch);
       StoreBigEndian<int32_t>(p + kBaseSequenceOffset, b->base_sequence);
-      StoreBigEndian<uint32_t>(p + kCrcOffset, ComputeBatchCrc(b->bytes.span()));
+      StoreBigEndian<uint32_t>(p + kCrcOffset, ComputeBatchCrc(b->bytes));
     }
-    auto topic = std::find_if(req.topic_data.begin(), req.topic_data.end(),
+    auto topic = std::find_if(req->topic_data.begin(), req->topic_data.end(),
                               [&](const auto& t) { return t.name == b->tp.topic; });
-    if (topic == req.topic_data.end()) {
-      topic = req.topic_data.emplace(req.topic_data.end());
+    if (topic == req->topic_data.end()) {
+      topic = req->topic_data.emplace(req->topic_data.end());
       topic->name = b->tp.topic;
     }
+    slots.emplace_back(static_cast<size_t>(topic - req->topic_data.begin()),
+                       topic->partition_data.size());
     auto& pd = topic->partition_data.emplace_back();
     pd.index = b->tp.partition;
-    pd.records.emplace(b->bytes.data(), b->bytes.data() + b->bytes.size());
+    pd.records = std::move(b->bytes);  // back in HandleEvent
     sending.push_back(std::move(b));
   }
   int64_t id;
   {
     absl::MutexLock lock(&mu_);
+    for (auto& builder : spent) {
+      if (spare_builders_.size() >= max_spares_) break;
+      spare_builders_.push_back(std::move(builder));
+    }
     std::vector<Completed> done;
     for (size_t i = 0; i < failed.size(); ++i) {
       PartitionState& ps = partitions_[failed[i]->tp];
@@ -220,13 +249,13 @@ void ProducerImpl::SendBatches(int32_t node, std::vector<std::unique_ptr<Produce
       return;
     }
     id = next_request_id_++;
-    in_flight_[id] = InFlightRequest{node, now, std::move(sending)};
+    in_flight_[id] = InFlightRequest{node, now, std::move(sending), req, std::move(slots)};
   }
   requests_sent_++;
   RequestOptions ro;
   ro.expect_response = options_.acks != Acks::kNone;
   core_->Send<protocol::ProduceResponse>(
-      Target::Node(node), std::move(req),
+      Target::Node(node), SharedProduceRequest{std::move(req)},
       [this, id](absl::StatusOr<Reply<protocol::ProduceResponse>> reply) {
         absl::MutexLock lock(&mu_);
         events_.push_back(Event{id, std::move(reply)});
@@ -241,6 +270,13 @@ void ProducerImpl::HandleEvent(Event& event, absl::Time now, std::vector<Complet
   InFlightRequest req = std::move(it->second);
   in_flight_.erase(it);
   node_in_flight_[req.node]--;
+  // The batches' bytes come back out of the request: the core encoded it
+  // before answering, and keeps it no longer.
+  for (size_t i = 0; i < req.batches.size(); ++i) {
+    auto& records =
+        req.request->topic_data[req.slots[i].first].partition_data[req.slots[i].second].records;
+    if (records.has_value()) req.batches[i]->bytes = std::move(*records);
+  }
   int64_t us = absl::ToInt64Microseconds(now - req.sent);
   latency_count_++;
   latency_us_total_ += us;
@@ -425,11 +461,19 @@ void ProducerImpl::Complete(std::vector<Completed>& done) {
     memory += b.memory;
     records += b.record_count();
   }
-  done.clear();
-  absl::MutexLock lock(&mu_);
-  buffered_ -= memory;
-  pending_records_ -= records;
-  space_freed_.SignalAll();
+  {
+    absl::MutexLock lock(&mu_);
+    buffered_ -= memory;
+    pending_records_ -= records;
+    for (auto& c : done) {
+      if (spare_bytes_.size() >= max_spares_) break;
+      if (c.batch->bytes.capacity() == 0) continue;
+      c.batch->bytes.clear();
+      spare_bytes_.push_back(std::move(c.batch->bytes));
+    }
+    space_freed_.SignalAll();
+  }
+  done.clear();  // the callbacks' captures are destroyed without mu_
 }
 
 }  // namespace runnel::client
