@@ -2,7 +2,8 @@
 # `runnel consume` and `runnel perf consume` against runnel-broker on a free
 # port: exact output from the beginning (-e), --count, --format with key,
 # partition and offset, start offsets (absolute, from the end, end), a group
-# that commits what it printed and resumes from it, SIGTERM leaving the group
+# that commits what it printed and resumes from it, a group started at a
+# numeric offset (kcat -G -o), SIGTERM leaving the group
 # with its offsets committed, perf consume's record count, and the errors
 # (unknown flag, missing --topic, bad format, unknown topic, no broker).
 #
@@ -68,6 +69,18 @@ third=$("$runnel" consume -b "$b" -t orders -g billing -e) || fail "group third 
 out=$("$runnel" groups offsets -b "$b" -g billing) || fail "groups offsets: $out"
 grep -qP '^orders\t0\t3\t3\t0$' <<<"$out" || fail "offsets of partition 0: $out"
 grep -qP '^orders\t1\t2\t2\t0$' <<<"$out" || fail "offsets of partition 1: $out"
+
+# With a group, a numeric --offset starts every partition the group assigns
+# there, committed offsets notwithstanding (kcat -G -o), and the group's
+# offsets end where the run stopped printing.
+out=$("$runnel" consume -b "$b" -t orders -g billing -o 1 -e -f '%p/%o:%s\n') \
+  || fail "group -o 1: $out"
+[[ $(sort <<<"$out") == $'0/1:v2\n0/2:v3\n1/1:v5' ]] || fail "group -o 1 printed: $out"
+out=$("$runnel" consume -b "$b" -t orders -g billing -o -1 -e) || fail "group -o -1: $out"
+[[ $(sort <<<"$out") == $'v3\nv5' ]] || fail "group -o -1 printed: $out"
+out=$("$runnel" groups offsets -b "$b" -g billing) || fail "groups offsets after -o: $out"
+grep -qP '^orders\t0\t3\t3\t0$' <<<"$out" || fail "offsets of partition 0 after -o: $out"
+grep -qP '^orders\t1\t2\t2\t0$' <<<"$out" || fail "offsets of partition 1 after -o: $out"
 
 # SIGTERM: the member commits, leaves (the group is Empty at once, not after
 # a session timeout) and exits 0.

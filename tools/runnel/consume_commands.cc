@@ -1,14 +1,20 @@
 // `runnel consume`: prints the records of a topic, one a line (like kcat -C),
 // on Runnel's consumer (runnel/consumer.h). Without --group it Assigns the
 // topic's partitions (all, or --partition) and starts them at --offset; with
-// --group it joins the group, starts where the group left off (--offset for
-// partitions without a committed offset) and commits what it printed.
+// --group it joins the group, starts where the group left off (--offset
+// beginning|end for partitions without a committed offset) and commits what
+// it printed. With --group and a numeric --offset (N, or -N from the end),
+// every partition the group assigns starts there whatever was committed,
+// as kcat -G does with -o (its rebalance callback assigns each partition at
+// the -o offset).
 // --count and --exit-at-end end it; so do SIGINT and SIGTERM, which commit,
 // leave the group and exit 0.
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,6 +62,45 @@ absl::Status SeekTo(Consumer& consumer, const std::vector<PartitionOffsets>& par
   return absl::OkStatus();
 }
 
+// With --group and a numeric --offset: every partition the group hands this
+// member (at each rebalance) starts at the offset, as kcat -G -o does. -N
+// counts from the end the partition had when the command started (as
+// without --group). Runs on Poll's thread, inside Poll.
+class SeekOnAssign : public RebalanceListener {
+ public:
+  SeekOnAssign(const std::vector<PartitionOffsets>& partitions, StartOffset start) : start_(start) {
+    for (const PartitionOffsets& p : partitions) known_[p.tp] = p;
+  }
+  void Attach(Consumer* consumer) { consumer_ = consumer; }
+
+  void OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) override {
+    for (const TopicPartition& tp : partitions) {
+      int64_t offset = start_.n;
+      if (start_.kind == StartOffset::kFromEnd) {
+        auto it = known_.find(tp);
+        // A partition created since had nothing then: start at its beginning.
+        offset = it == known_.end() ? 0 : std::max(it->second.earliest, it->second.end - start_.n);
+      }
+      if (absl::Status s = consumer_->Seek(tp, offset); !s.ok() && failure_.ok()) failure_ = s;
+      started_.insert(tp);
+    }
+  }
+  void OnPartitionsRevoked(const std::vector<TopicPartition>& partitions) override {
+    for (const TopicPartition& tp : partitions) started_.erase(tp);
+  }
+  const absl::Status& failure() const { return failure_; }
+  // Whether `tp` was sought since it was assigned: until then its position
+  // is the committed one, which --exit-at-end must not take for the end.
+  bool Started(const TopicPartition& tp) const { return started_.contains(tp); }
+
+ private:
+  const StartOffset start_;
+  std::map<TopicPartition, PartitionOffsets> known_;
+  Consumer* consumer_ = nullptr;
+  absl::Status failure_;
+  std::set<TopicPartition> started_;
+};
+
 // --exit-at-end: whether every assigned partition's position has reached
 // its high watermark as it was when the command started (kcat -e stops at
 // the end it meets instead; with records still arriving, this one stops
@@ -63,9 +108,10 @@ absl::Status SeekTo(Consumer& consumer, const std::vector<PartitionOffsets>& par
 // while a position is not known yet (asked again after the next Poll).
 class EndTracker {
  public:
+  // `ready`: whether an assigned partition's position can be trusted yet.
   EndTracker(Consumer& consumer, const std::vector<PartitionOffsets>& partitions,
-             absl::Duration timeout)
-      : consumer_(consumer), timeout_(timeout) {
+             absl::Duration timeout, std::function<bool(const TopicPartition&)> ready)
+      : consumer_(consumer), timeout_(timeout), ready_(std::move(ready)) {
     for (const PartitionOffsets& p : partitions) ends_[p.tp] = p.end;
   }
 
@@ -75,6 +121,7 @@ class EndTracker {
     for (const TopicPartition& tp : assigned) {
       auto end = ends_.find(tp);
       if (end == ends_.end()) continue;  // created since: it had nothing then
+      if (!ready_(tp)) return false;
       auto position = consumer_.Position(tp, timeout_);
       if (!position.ok() || *position < end->second) return false;
     }
@@ -84,6 +131,7 @@ class EndTracker {
  private:
   Consumer& consumer_;
   const absl::Duration timeout_;
+  const std::function<bool(const TopicPartition&)> ready_;
   std::map<TopicPartition, int64_t> ends_;
 };
 
@@ -92,7 +140,9 @@ int RunConsume(std::span<const std::string> raw) {
                 "Prints the records of --topic, one a line (--format), like kcat -C.\n"
                 "Without --group: reads every partition (or --partition) from --offset.\n"
                 "With --group: joins the group, starts at its committed offsets (--offset\n"
-                "beginning|end where it has none) and commits what was printed.\n"
+                "beginning|end where it has none) and commits what was printed; a numeric\n"
+                "--offset (N or -N) starts every partition the group assigns there instead,\n"
+                "committed offsets notwithstanding (as kcat -G -o).\n"
                 "--format directives: %t topic, %p partition, %o offset, %k key, %s value,\n"
                 "%T timestamp (ms), %h headers (k=v,...), %K key size, %S value size, %%;\n"
                 "escapes \\n \\t \\r \\\\. SIGINT/SIGTERM: commit, leave the group, exit 0.");
@@ -111,11 +161,6 @@ int RunConsume(std::span<const std::string> raw) {
   if (in_group && flags.Has("partition")) {
     return ReportParseResult(
         flags, absl::InvalidArgumentError("--partition reads outside a group: drop --group"));
-  }
-  if (in_group && (start->kind == StartOffset::kAbsolute || start->kind == StartOffset::kFromEnd)) {
-    return ReportParseResult(
-        flags, absl::InvalidArgumentError("with --group, --offset is beginning or end (where "
-                                          "partitions without a committed offset start)"));
   }
   if (flags.Has("count") && flags.GetInt("count") <= 0) {
     return ReportParseResult(flags, absl::InvalidArgumentError("--count must be positive"));
@@ -139,8 +184,14 @@ int RunConsume(std::span<const std::string> raw) {
   Consumer& consumer = **created;
   const absl::Duration timeout = TimeoutFrom(flags);
   InstallStopHandlers();
+  const bool numeric_start =
+      start->kind == StartOffset::kAbsolute || start->kind == StartOffset::kFromEnd;
+  SeekOnAssign seek_on_assign(*partitions, *start);
+  seek_on_assign.Attach(&consumer);
   if (in_group) {
-    if (absl::Status s = consumer.Subscribe({flags.GetString("topic")}); !s.ok()) {
+    if (absl::Status s = consumer.Subscribe({flags.GetString("topic")},
+                                            numeric_start ? &seek_on_assign : nullptr);
+        !s.ok()) {
       return ReportFailure(flags, s);
     }
   } else {
@@ -156,7 +207,10 @@ int RunConsume(std::span<const std::string> raw) {
   }
 
   const int64_t limit = flags.Has("count") ? flags.GetInt("count") : -1;
-  EndTracker ends(consumer, *partitions, std::min(timeout, absl::Seconds(2)));
+  EndTracker ends(consumer, *partitions, std::min(timeout, absl::Seconds(2)),
+                  [&](const TopicPartition& tp) {
+                    return !(in_group && numeric_start) || seek_on_assign.Started(tp);
+                  });
   int64_t printed = 0;
   // Per partition, the first offset Poll returned but this did not print
   // (a --count or a signal mid-batch): the group's commit goes back to it.
@@ -167,6 +221,7 @@ int RunConsume(std::span<const std::string> raw) {
   while (!done) {
     if (StopRequested()) break;
     auto batch = consumer.Poll(absl::Milliseconds(200));
+    if (batch.ok() && !seek_on_assign.failure().ok()) batch = seek_on_assign.failure();
     if (!batch.ok()) {
       failure = batch.status();
       break;
