@@ -1,15 +1,25 @@
 // producer_bench: Runnel's producer beside librdkafka's, with the same
 // settings, against librdkafka's mock cluster and against runnel-broker,
 // in one run. Each broker runs in a child process, so the CPU time measured
-// (getrusage of this process) is the client's alone.
+// (getrusage of this process) is the client's alone: the sending thread and
+// the client's own threads.
 //
-//   producer_bench [--count N] [--mock-only]
+//   producer_bench [--count N] [--reps R] [--mock-only] [--broker-only]
+//                  [--only SIZE/CODEC/ACKS] [--client runnel|rdkafka] [--help]
 //
 // Matrix: record size 100 B and 1 KiB, compression none and zstd, acks 1
 // and all, linger.ms 5, batch.size 1000000 (librdkafka's default), no
 // idempotence (librdkafka's default), keyless records to a 3-partition
-// topic. Prints one line per run: msgs/s, MB/s, CPU seconds per million
-// records. Build with -Dbuildtype=release for figures worth quoting.
+// topic, 256 MiB of buffer. Each cell runs R times per client, alternating
+// which client goes first (the machine's load then favours neither); on
+// runnel-broker every run gets a fresh topic. A run sends N records as fast
+// as Send takes them, then flushes; msgs/s counts from the first Send to
+// the end of the flush, CPU seconds cover the same span.
+//
+// Prints one line per run, then a table: medians of msgs/s and CPU seconds
+// per million records, and the range (min-max) over the R repetitions of
+// the ratio runnel/librdkafka. Build with -Dbuildtype=release for figures
+// worth quoting.
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
@@ -18,11 +28,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -146,13 +160,11 @@ Result RunRdkafka(const Settings& s) {
 
 // The mock or runnel-broker (3 partitions a topic) in a child process: its
 // pid and bootstrap address, or pid -1.
-std::pair<pid_t, std::string> StartChild(bool mock) {
+std::pair<pid_t, std::string> StartChild(bool mock, const std::string& dir) {
   runnel::bench::BrokerChildOptions o;
   o.mock = mock;
   o.mock_topics = {{"bench", 3}};
   if (!mock) {
-    char dir[] = "/tmp/runnel-producer-bench-XXXXXX";
-    if (mkdtemp(dir) == nullptr) return {-1, ""};
     o.data_dir = dir;
     o.properties["num.partitions"] = "3";
   }
@@ -160,20 +172,69 @@ std::pair<pid_t, std::string> StartChild(bool mock) {
   return {child.pid, child.bootstrap};
 }
 
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+struct Series {
+  std::vector<double> msgs, cpu;  // per repetition
+};
+
+constexpr const char* kUsage =
+    "usage: producer_bench [--count N] [--reps R] [--mock-only] [--broker-only]\n"
+    "                      [--only SIZE/CODEC/ACKS] [--client runnel|rdkafka]\n"
+    "  --count N      records per run (default 200000)\n"
+    "  --reps R       runs per client and cell, alternating who goes first (default 3)\n"
+    "  --mock-only    only librdkafka's mock cluster\n"
+    "  --broker-only  only runnel-broker\n"
+    "  --only S       only cells whose SIZE/CODEC/ACKS starts with S, e.g. 1024/none\n"
+    "  --client C     only one client (for profiling one of them)\n"
+    "Prints one line per run, then medians and runnel/librdkafka ratio ranges.\n";
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int64_t count = 200000;
-  bool mock_only = false;
+  int reps = 3;
+  bool mock = true, runnel_broker = true;
+  std::string only, only_client;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--count") == 0 && i + 1 < argc) count = std::atoll(argv[++i]);
-    if (std::strcmp(argv[i], "--mock-only") == 0) mock_only = true;
+    if (std::strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
+      count = std::atoll(argv[++i]);
+    } else if (std::strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+      reps = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--mock-only") == 0) {
+      runnel_broker = false;
+    } else if (std::strcmp(argv[i], "--broker-only") == 0) {
+      mock = false;
+    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      only = argv[++i];
+    } else if (std::strcmp(argv[i], "--client") == 0 && i + 1 < argc) {
+      only_client = argv[++i];
+    } else {
+      std::fputs(kUsage, std::strcmp(argv[i], "--help") == 0 ? stdout : stderr);
+      return std::strcmp(argv[i], "--help") == 0 ? 0 : 2;
+    }
   }
+  if (count <= 0 || reps <= 0) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  // runnel-broker's data dir, removed at the end.
+  char dir[] = "/tmp/runnel-producer-bench-XXXXXX";
+  if (mkdtemp(dir) == nullptr) return 1;
   std::vector<std::pair<std::string, std::pair<pid_t, std::string>>> brokers;
-  brokers.push_back({"mock", StartChild(true)});
-  if (!mock_only) brokers.push_back({"runnel-broker", StartChild(false)});
-  std::printf("%-14s %-7s %5s %-5s %-4s %12s %9s %14s %10s\n", "broker", "client", "size",
-              "codec", "acks", "msgs/s", "MB/s", "cpu s/M recs", "delivered");
+  if (mock) brokers.push_back({"mock", StartChild(true, dir)});
+  if (runnel_broker) brokers.push_back({"runnel-broker", StartChild(false, dir)});
+  std::printf("count %lld per run, %d reps; CPU is this process's (the sending thread and the "
+              "client's threads), brokers run in child processes\n",
+              static_cast<long long>(count), reps);
+  std::printf("%-14s %-7s %5s %-5s %-4s %3s %12s %9s %14s %10s\n", "broker", "client", "size",
+              "codec", "acks", "rep", "msgs/s", "MB/s", "cpu s/M recs", "delivered");
+  // "broker size codec acks" -> client -> series, in run order.
+  std::vector<std::pair<std::string, std::map<std::string, Series>>> table;
   int topic_no = 0;
   for (const auto& [name, child] : brokers) {
     if (child.first < 0 || child.second.empty()) {
@@ -183,23 +244,64 @@ int main(int argc, char** argv) {
     for (size_t size : {size_t{100}, size_t{1024}}) {
       for (const char* codec : {"none", "zstd"}) {
         for (const char* acks : {"1", "all"}) {
-          for (const char* client : {"runnel", "rdkafka"}) {
-            // A fresh topic per run on runnel-broker (auto-created with 3
-            // partitions); the mock's "bench" topic otherwise.
-            Settings s{child.second,
-                       name == "mock" ? "bench" : "bench-" + std::to_string(topic_no++),
-                       size, codec, acks, count};
-            Result r = std::strcmp(client, "runnel") == 0 ? RunRunnel(s) : RunRdkafka(s);
-            double msgs = r.seconds > 0 ? r.delivered / r.seconds : 0;
-            std::printf("%-14s %-7s %5zu %-5s %-4s %12.0f %9.1f %14.2f %10lld\n", name.c_str(),
-                        client, size, codec, acks, msgs, msgs * size / 1e6,
-                        r.delivered > 0 ? r.cpu / (r.delivered / 1e6) : 0.0,
-                        static_cast<long long>(r.delivered));
-            std::fflush(stdout);
+          const std::string cell = std::to_string(size) + "/" + codec + "/" + acks;
+          if (cell.compare(0, only.size(), only) != 0) continue;
+          auto& row = table.emplace_back(
+              name + " " + std::to_string(size) + " " + codec + " " + acks,
+              std::map<std::string, Series>{});
+          for (int rep = 0; rep < reps; ++rep) {
+            for (int k = 0; k < 2; ++k) {
+              const bool ours = (k == 0) == (rep % 2 == 0);
+              const char* client = ours ? "runnel" : "rdkafka";
+              if (!only_client.empty() && only_client != client) continue;
+              // A fresh topic per run on runnel-broker (auto-created with 3
+              // partitions); the mock's "bench" topic otherwise.
+              Settings s{child.second,
+                         name == "mock" ? "bench" : "bench-" + std::to_string(topic_no++),
+                         size, codec, acks, count};
+              const Result r = ours ? RunRunnel(s) : RunRdkafka(s);
+              const double msgs = r.seconds > 0 ? r.delivered / r.seconds : 0;
+              const double cpu = r.delivered > 0 ? r.cpu / (r.delivered / 1e6) : 0.0;
+              std::printf("%-14s %-7s %5zu %-5s %-4s %3d %12.0f %9.1f %14.2f %10lld%s\n",
+                          name.c_str(), client, size, codec, acks, rep, msgs, msgs * size / 1e6,
+                          cpu, static_cast<long long>(r.delivered),
+                          r.delivered < count ? " INCOMPLETE" : "");
+              std::fflush(stdout);
+              Series& series = row.second[client];
+              series.msgs.push_back(msgs);
+              series.cpu.push_back(cpu);
+            }
           }
         }
       }
     }
+  }
+  std::printf("\nmedians over %d reps; ratio = runnel/rdkafka per rep, min-max\n", reps);
+  std::printf("%-26s %11s %11s %13s %8s %8s %13s\n", "broker size codec acks", "runnel m/s",
+              "rdk m/s", "ratio m/s", "runnel", "rdk", "ratio cpu");
+  std::printf("%-26s %11s %11s %13s %8s %8s %13s\n", "", "", "", "", "cpu s/M", "cpu s/M", "");
+  for (auto& [label, by_client] : table) {
+    const Series& a = by_client["runnel"];
+    const Series& b = by_client["rdkafka"];
+    double rmin = 1e9, rmax = 0, cmin = 1e9, cmax = 0;
+    for (size_t i = 0; i < a.msgs.size() && i < b.msgs.size(); ++i) {
+      if (b.msgs[i] > 0) {
+        rmin = std::min(rmin, a.msgs[i] / b.msgs[i]);
+        rmax = std::max(rmax, a.msgs[i] / b.msgs[i]);
+      }
+      if (b.cpu[i] > 0) {
+        cmin = std::min(cmin, a.cpu[i] / b.cpu[i]);
+        cmax = std::max(cmax, a.cpu[i] / b.cpu[i]);
+      }
+    }
+    if (a.msgs.empty() || b.msgs.empty()) {  // --client: one side only
+      std::printf("%-26s %11.0f %11.0f %13s %8.2f %8.2f\n", label.c_str(), Median(a.msgs),
+                  Median(b.msgs), "", Median(a.cpu), Median(b.cpu));
+      continue;
+    }
+    std::printf("%-26s %11.0f %11.0f %6.2f-%-6.2f %8.2f %8.2f %6.2f-%-6.2f\n", label.c_str(),
+                Median(a.msgs), Median(b.msgs), rmin, rmax, Median(a.cpu), Median(b.cpu), cmin,
+                cmax);
   }
   for (const auto& [name, child] : brokers) {
     if (child.first > 0) {
@@ -207,5 +309,7 @@ int main(int argc, char** argv) {
       waitpid(child.first, nullptr, 0);
     }
   }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
   return 0;
 }
