@@ -15,6 +15,7 @@
 #include "broker/meta_properties.h"
 #include "broker/metadata_log.h"
 #include "broker/producer_ids.h"
+#include "broker/producer_state_append.h"
 #include "broker/router.h"
 #include "broker/server_config.h"
 #include "broker/topic_registry.h"
@@ -145,7 +146,27 @@ class BrokerImpl : public Broker {
     return absl::StrCat(ctx_.config.advertised_host, ":", ctx_.config.advertised_port);
   }
 
+  // Shutdown order: nothing may outlive what it calls into.
+  //  1. The metrics endpoint and the net server stop: no new request, the
+  //     requests read are answered (up to `timeout`), and the I/O threads
+  //     end. The server object stays until 6.
+  //  2. The metrics sources are cleared, so a MetricsText racing with Stop
+  //     reads no server statistics or coordinator after this.
+  //  3. The timer thread stops and drops its timers: a parked fetch (held by
+  //     its timer and its log watches) can no longer answer, and a log's
+  //     Close below, which wakes its watchers, schedules nothing.
+  //  4. The group coordinator goes (its pending joins hold connections).
+  //  5. The logs flush and close (dropping their watches); then
+  //     producer-state snapshots are written at each log's end, after the
+  //     data they describe is durable.
+  //  6. The server goes, closing the sockets left. Its connections' sockets
+  //     and strands live in its io_context, so it goes after every holder of
+  //     a connection (parked requests' answer callbacks in 3-5). A
+  //     connection released after the server locked a strand mutex in freed
+  //     memory: runnel-broker's rare glibc assertion on SIGTERM
+  //     (__pthread_tpp_change_priority).
   absl::Status Stop(absl::Duration timeout) override {
+    absl::MutexLock stop_lock(&stop_mu_);
     if (stopped_) return absl::OkStatus();
     stopped_ = true;
     if (server_ != nullptr) {
@@ -153,14 +174,20 @@ class BrokerImpl : public Broker {
     }
     if (observability_ != nullptr) observability_->StopEndpoint();
     if (server_ != nullptr) server_->Stop(timeout);
-    server_.reset();
+    if (observability_ != nullptr) observability_->SetSources({});
+    timers_.Shutdown();
     // No request is left to reach the coordinator; its last offsets are in
     // the log, which Close flushes.
     coordinator_.reset();
-    if (logs_ == nullptr) return absl::OkStatus();
+    if (logs_ == nullptr) {
+      server_.reset();
+      return absl::OkStatus();
+    }
     // LogManager::Close flushes every log (flush_on_close) and writes the
     // recovery-point and log-start checkpoints.
     absl::Status s = logs_->Close();
+    if (s.ok()) WriteProducerSnapshots();
+    server_.reset();
     if (s.ok()) {
       RUNNEL_LOG(kInfo, "broker stopped", {{"data_dir", logs_dir_}});
     } else {
@@ -170,6 +197,21 @@ class BrokerImpl : public Broker {
   }
 
  private:
+  // Idempotent producers' state, so the next start replays no log (a
+  // failure only makes that replay longer).
+  void WriteProducerSnapshots() {
+    if (topics_ == nullptr) return;
+    for (const std::shared_ptr<const broker::Topic>& t : topics_->List()) {
+      for (const std::shared_ptr<broker::Partition>& p : t->partitions) {
+        if (absl::Status s = broker::SnapshotProducerState(*p); !s.ok()) {
+          RUNNEL_LOG(kWarn, "cannot write producer snapshot",
+                     {{"partition", absl::StrCat(p->topic, "-", p->index)},
+                      {"error", std::string(s.message())}});
+        }
+      }
+    }
+  }
+
   absl::Status StartGroupCoordinator(const broker::ServerConfig& config) {
     broker::group::GroupCoordinatorOptions go;
     go.node_id = config.broker.node_id;
@@ -205,7 +247,8 @@ class BrokerImpl : public Broker {
     return coordinator_->Load();
   }
 
-  bool stopped_ = false;
+  absl::Mutex stop_mu_;  // a second Stop waits for the first to finish
+  bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::string logs_dir_;
   broker::group::ThreadTimerService timers_;
   std::unique_ptr<storage::LogManager> logs_;

@@ -9,16 +9,21 @@
 //   obs.SetSources({.net = &server->stats(), .topics = topics});
 //   RUNNEL_RETURN_IF_ERROR(obs.StartEndpoint(options.metrics_listen));
 //
-// Threads: construct, SetSources, StartEndpoint and StopEndpoint from the
-// broker's start/stop thread (SetSources before StartEndpoint); Text and
-// address from any thread.
+// Threads: construct, StartEndpoint and StopEndpoint from the broker's
+// start/stop thread; SetSources, Text and address from any thread. Text
+// reads the sources under a lock that SetSources takes exclusively, so once
+// SetSources({}) returns no Text is still reading the old ones (the broker
+// clears them at Stop, before the net server and the group coordinator
+// they point into go away).
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "broker/metrics.h"
 #include "broker/metrics_http.h"
 #include "broker/request_pipeline.h"
@@ -40,19 +45,26 @@ class BrokerObservability {
   // What the net server should call for every request.
   RequestHandler* handler() { return &pipeline_; }
 
-  void SetSources(MetricsSources sources) { sources_ = std::move(sources); }
+  void SetSources(MetricsSources sources) {
+    absl::WriterMutexLock l(&sources_mu_);
+    sources_ = std::move(sources);
+  }
 
   // "host:port" (port 0: any free one); empty: no endpoint.
   absl::Status StartEndpoint(const std::string& listen);
   void StopEndpoint() { http_.reset(); }
 
-  std::string Text() const { return metrics_.Render(sources_); }
+  std::string Text() const {
+    absl::ReaderMutexLock l(&sources_mu_);
+    return metrics_.Render(sources_);
+  }
   const std::string& address() const { return address_; }
 
  private:
   BrokerMetrics metrics_;
   RequestPipeline pipeline_;
-  MetricsSources sources_;
+  mutable absl::Mutex sources_mu_;
+  MetricsSources sources_ ABSL_GUARDED_BY(sources_mu_);
   std::unique_ptr<MetricsHttpServer> http_;
   std::string address_;
 };

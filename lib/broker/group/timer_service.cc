@@ -68,16 +68,26 @@ size_t ManualTimerService::pending() const {
 
 ThreadTimerService::ThreadTimerService() : thread_([this] { Run(); }) {}
 
-ThreadTimerService::~ThreadTimerService() {
+ThreadTimerService::~ThreadTimerService() { Shutdown(); }
+
+void ThreadTimerService::Shutdown() {
+  std::map<std::pair<int64_t, TimerId>, std::function<void()>> dropped;
   {
     absl::MutexLock lock(&mu_);
     stop_ = true;
   }
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
+  {
+    absl::MutexLock lock(&mu_);
+    dropped.swap(timers_);
+  }
+  // Destroyed here, without mu_: a callback's captures may Cancel on the
+  // way out.
 }
 
 TimerId ThreadTimerService::Schedule(int64_t delay_ms, std::function<void()> fn) {
   absl::MutexLock lock(&mu_);
+  if (stop_) return 0;  // `fn` is destroyed by the caller, after mu_ is released
   const TimerId id = next_id_++;
   timers_.emplace(std::make_pair(NowMs() + std::max<int64_t>(delay_ms, 0), id), std::move(fn));
   return id;

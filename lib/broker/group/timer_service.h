@@ -63,8 +63,8 @@ class ManualTimerService final : public TimerService {
   std::map<std::pair<int64_t, TimerId>, std::function<void()>> timers_ ABSL_GUARDED_BY(mu_);
 };
 
-// Wall-clock timers on one thread owned by the service; the destructor stops
-// it (timers not yet due are dropped).
+// Wall-clock timers on one thread owned by the service; Shutdown (or the
+// destructor) stops it.
 class ThreadTimerService final : public TimerService {
  public:
   ThreadTimerService();
@@ -73,8 +73,16 @@ class ThreadTimerService final : public TimerService {
   ThreadTimerService& operator=(const ThreadTimerService&) = delete;
 
   int64_t NowMs() const override { return storage::Clock::System()->NowMs(); }
+  // After Shutdown: drops `fn` and returns 0.
   TimerId Schedule(int64_t delay_ms, std::function<void()> fn) override;
   bool Cancel(TimerId id) override;
+
+  // Waits for a running callback, stops the thread and destroys the timers
+  // not yet due without running them; later Schedules are dropped. The
+  // broker calls it at Stop, before the objects callbacks reach (parked
+  // fetches answer through connections of the net server) go away. Not
+  // from a callback. Idempotent.
+  void Shutdown();
 
  private:
   void Run();
