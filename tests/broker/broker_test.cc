@@ -119,6 +119,61 @@ TEST_CASE("produce then fetch returns the records at their offsets", "[broker]")
         Code(ErrorCode::kUnknownTopicOrPartition));
 }
 
+// Requests this large append their partitions side by side (the I/O thread
+// and helper threads): each partition still gets its batches whole, in
+// request order, and each answer goes to its own partition.
+TEST_CASE("large produce requests of several partitions append each partition in order",
+          "[broker]") {
+  BrokerFixture f;
+  RawClient c(f.port());
+  REQUIRE(CreateTopic(c, "wide", 4).topics[0].error_code == 0);
+  constexpr int kRequests = 5;
+  constexpr int kRecords = 100;  // 100 x 1 KB a partition: 400 KB a request
+  auto value = [](int request, int partition, int record) {
+    std::string v = "r" + std::to_string(request) + "-p" + std::to_string(partition) + "-" +
+                    std::to_string(record) + "-";
+    v.resize(1000, 'x');
+    return v;
+  };
+  // Pipelined: all sent before any answer is read.
+  for (int r = 0; r < kRequests; ++r) {
+    protocol::ProduceRequest req;
+    req.acks = -1;
+    req.timeout_ms = 1000;
+    protocol::ProduceRequest::TopicProduceData td;
+    td.name = "wide";
+    for (int p = 0; p < 4; ++p) {
+      std::vector<std::string> values;
+      for (int i = 0; i < kRecords; ++i) values.push_back(value(r, p, i));
+      td.partition_data.push_back({p, MakeBatch(values), {}});
+    }
+    req.topic_data.push_back(std::move(td));
+    c.Send(req, 9, 100 + r);
+  }
+  for (int r = 0; r < kRequests; ++r) {
+    auto resp = c.Receive<protocol::ProduceResponse>(9, 100 + r);
+    REQUIRE(resp.responses.size() == 1);
+    REQUIRE(resp.responses[0].partition_responses.size() == 4);
+    for (int p = 0; p < 4; ++p) {
+      const auto& pr = resp.responses[0].partition_responses[static_cast<size_t>(p)];
+      CHECK(pr.index == p);
+      CHECK(pr.error_code == 0);
+      CHECK(pr.base_offset == int64_t{r} * kRecords);
+    }
+  }
+  for (int p = 0; p < 4; ++p) {
+    auto fetched = Fetch(c, "wide", p, 0);
+    const auto& pd = fetched.responses[0].partitions[0];
+    CHECK(pd.high_watermark == int64_t{kRequests} * kRecords);
+    REQUIRE(pd.records.has_value());
+    std::vector<std::string> want;
+    for (int r = 0; r < kRequests; ++r) {
+      for (int i = 0; i < kRecords; ++i) want.push_back(value(r, p, i));
+    }
+    CHECK(Values(*pd.records) == want);
+  }
+}
+
 TEST_CASE("produce errors are per partition", "[broker]") {
   BrokerFixture f;
   RawClient c(f.port());
