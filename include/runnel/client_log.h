@@ -20,7 +20,8 @@
 // the consumer group (info: each join's result, the assignment the leader
 // computed, each member's assignment with what it added and revoked,
 // leaving; debug: JoinGroup/SyncGroup sent, heartbeat and commit results,
-// the coordinator found).
+// the coordinator found), and in the "protocol" context every request sent
+// and response received (api, version, correlation id, size, round trip).
 //
 // Debug lines belong to one of librdkafka's debug contexts ("broker",
 // "metadata", "cgrp", "fetch", "protocol", ...; ClientDebugContext). They are

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runnel/common/status_macros.h"
+#include "runnel/protocol/api_keys.h"
 #include "runnel/protocol/error_code.h"
 #include "runnel/protocol/header.h"
 #include "runnel/protocol/messages/api_versions.h"
@@ -286,6 +287,16 @@ absl::Status BrokerConnection::CompleteFrame(ByteBuffer frame, absl::Time now,
   }
   InFlight req = std::move(it->second);
   in_flight_.erase(it);
+  if (hooks_.log->DebugEnabled(ClientDebugContext::kProtocol)) {
+    const protocol::ApiDescriptor* api = protocol::FindApi(req.api_key);
+    hooks_.log->Debug(ClientDebugContext::kProtocol, "response received",
+                      {{"broker", std::to_string(node_id_)},
+                       {"api", api ? std::string(api->name) : std::to_string(req.api_key)},
+                       {"version", std::to_string(req.api_version)},
+                       {"correlation_id", std::to_string(correlation_id)},
+                       {"bytes", std::to_string(frame.size())},
+                       {"rtt_us", std::to_string(absl::ToInt64Microseconds(now - req.sent))}});
+  }
   protocol::Reader r(frame.span());
   auto header = protocol::ResponseHeader::Decode(
       r, protocol::ResponseHeaderVersion(req.api_key, req.api_version));

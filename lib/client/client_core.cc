@@ -312,6 +312,11 @@ void ClientCore::Impl::SendOn(BrokerConnection& conn, PendingRequest& request, a
     completions_.push_back({std::move(request.done), id.status()});
     return;
   }
+  RUNNEL_CLIENT_DEBUG(log_, kProtocol, "request sent",
+                      {{"broker", std::to_string(conn.node_id())},
+                       {"api", api_name},
+                       {"version", std::to_string(version)},
+                       {"correlation_id", std::to_string(*id)}});
   if (request.expect_response) {
     conn.Track(*id, BrokerConnection::InFlight{request.api_key, version, now, request.deadline,
                                                std::move(request.done)});

@@ -230,6 +230,35 @@ TEST_CASE("client log: a debug context logs its own debug lines at any level") {
   CHECK(rec.With("connected to broker").empty());   // info, below warn
 }
 
+TEST_CASE("client log: the protocol context logs each request and response") {
+  BrokerFixture b;
+  Recorder rec;
+  ClientOptions o;
+  o.bootstrap_servers = "127.0.0.1:" + std::to_string(b.port());
+  o.log_sink = rec.Sink();
+  REQUIRE(o.Set("log_level", "error").ok());
+  REQUIRE(o.Set("debug", "protocol").ok());
+  {
+    auto core = ClientCore::Create(o);
+    REQUIRE(core.ok());
+    REQUIRE(MetadataCall(**core).ok());
+  }
+  std::vector<Line> sent, received;
+  for (const auto& l : rec.With("request sent")) {
+    if (l.fields.at("api") == "Metadata") sent.push_back(l);
+  }
+  for (const auto& l : rec.With("response received")) {
+    if (l.fields.at("api") == "Metadata") received.push_back(l);
+  }
+  REQUIRE(!sent.empty());
+  REQUIRE(!received.empty());
+  CHECK(sent[0].context == "protocol");
+  CHECK(received[0].fields["correlation_id"] == sent[0].fields["correlation_id"]);
+  CHECK(received[0].fields["version"] == sent[0].fields["version"]);
+  CHECK(std::stoll(received[0].fields["bytes"]) > 0);
+  CHECK(rec.With("metadata").empty());  // the metadata context stays off
+}
+
 TEST_CASE("client log: a consumer group's protocol at info and in the cgrp context") {
   BrokerFixture b(std::map<std::string, std::string>{{"group.initial.rebalance.delay.ms", "0"}});
   Recorder rec;
