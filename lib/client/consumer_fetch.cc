@@ -173,17 +173,23 @@ void ConsumerImpl::Pump() {
     absl::MutexLock l(&mu_);
     if (closed_ || queued_bytes_ >= options_.queued_max_bytes) return;
     const auto md = core_->metadata();
+    // Leaders with a partition left out only until Poll drains it (a full
+    // buffer or a parked answer), and leaders with a partition asked for
+    // that may have records past its fetch offset.
+    std::set<int32_t> withheld, behind;
     for (auto& [tp, ps] : assigned_) {
-      if (ps.paused || ps.position < 0 || ps.resetting || ps.undecoded ||
-          ps.buffered_bytes >= options_.max_partition_fetch_bytes) {
-        continue;
-      }
+      if (ps.paused || ps.position < 0 || ps.resetting) continue;
       const auto leader = md->LeaderOf(tp.topic, tp.partition);
       if (!leader) {
         need_metadata = true;
         continue;
       }
+      if (ps.undecoded || ps.buffered_bytes >= options_.max_partition_fetch_bytes) {
+        withheld.insert(*leader);
+        continue;
+      }
       if (fetching_nodes_.count(*leader)) continue;
+      if (ps.end_offset < 0 || ps.fetch_offset < ps.end_offset) behind.insert(*leader);
       auto& req = requests[*leader];
       if (req.topics.empty() || req.topics.back().topic != tp.topic) {
         req.topics.emplace_back().topic = tp.topic;
@@ -193,6 +199,14 @@ void ConsumerImpl::Pump() {
       p.fetch_offset = ps.fetch_offset;
       p.partition_max_bytes = options_.max_partition_fetch_bytes;
       epochs[*leader][tp] = ps.epoch;
+    }
+    // A fetch of caught-up partitions only is held by the broker for up to
+    // fetch.max.wait.ms, and with one fetch a leader at a time it would hold
+    // up the withheld partitions once Poll drains them (a 0.5 s stall in
+    // mid-read): wait for that Poll (its PumpSoon) instead.
+    for (auto it = requests.begin(); it != requests.end();) {
+      it = withheld.count(it->first) && !behind.count(it->first) ? requests.erase(it)
+                                                                 : std::next(it);
     }
     // Each answer may fill its share of the room left (a broker still
     // sends a first batch larger than that, as Kafka does).
