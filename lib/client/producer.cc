@@ -42,15 +42,17 @@ int64_t RecordCost(const ProducerRecord& r) {
   return n;
 }
 
-// Spare buffers kept for reuse, of each kind (builders, batch bytes): half
-// of buffer.memory in batch.size units, at most 256. A producer faster than
+// Spare buffers kept for reuse, of each kind (builders, batch bytes):
+// buffer.memory in batch.size units, at most 1024. A producer faster than
 // its brokers queues up to buffer.memory of batches, each in its own
-// builder, and sends them off in bursts; a smaller pool would free most of
-// them only to grow fresh ones (page faults) for the next burst. Java's
-// producer keeps its freed batch buffers within buffer.memory likewise.
+// builder, and sends them off in bursts; a smaller pool would free some of
+// them only to grow fresh ones (page faults) for the next burst. A pool
+// never holds more than were in use at once, so this bounds what an idle
+// producer keeps at its peak use, within buffer.memory; Java's producer
+// keeps its freed batch buffers within buffer.memory likewise.
 size_t MaxSpares(const ProducerOptions& o) {
-  const int64_t fit = o.buffer_memory / (2 * std::max<int64_t>(o.batch_size, 1));
-  return static_cast<size_t>(std::clamp<int64_t>(fit, 2, 256));
+  const int64_t fit = o.buffer_memory / std::max<int64_t>(o.batch_size, 1);
+  return static_cast<size_t>(std::clamp<int64_t>(fit, 2, 1024));
 }
 
 }  // namespace
@@ -61,17 +63,19 @@ ProducerImpl::ProducerImpl(ProducerOptions options, std::unique_ptr<ClientCore> 
 ProducerImpl::~ProducerImpl() { (void)Close(absl::Seconds(30)); }
 
 void ProducerImpl::Start() {
-  {
-    absl::MutexLock lock(&mu_);
-    metadata_ = core_->metadata();
-  }
-  // Snapshots arrive in order on the I/O thread; the core publishes each
-  // before calling its listeners.
+  // Snapshots reach the listener in order on the I/O thread, each after the
+  // core published it; one published before the listener was added is read
+  // here, unless the listener already brought a newer one.
   metadata_listener_ =
       core_->AddMetadataListener([this](const std::shared_ptr<const ClusterMetadata>& md) {
         absl::MutexLock lock(&mu_);
         metadata_ = md;
       });
+  std::shared_ptr<const ClusterMetadata> current = core_->metadata();
+  {
+    absl::MutexLock lock(&mu_);
+    if (metadata_ == nullptr) metadata_ = std::move(current);
+  }
   sender_ = std::thread([this] { RunSender(); });
 }
 
