@@ -54,12 +54,12 @@ struct TopicPartition {
 };
 
 // One record Poll returned. key, value and the headers are views into the
-// fetched record batch the record came from (inflated, when it was
-// compressed), which `buffer` owns and shares with the batch's other
-// records: no copy is made. A record, and every copy of it, stays valid for
-// as long as it lives: across later Polls, after a Seek and after Close.
-// Holding one record holds its whole batch (up to max.partition.fetch.bytes,
-// or what a compressed batch inflates to): to keep a few records long,
+// fetched bytes the record came from, which `buffer` owns and shares with
+// their other records: no copy is made. A record, and every copy of it,
+// stays valid for as long as it lives: across later Polls, after a Seek and
+// after Close. Holding one record holds all those bytes: its partition's
+// share of a fetch answer (about max.partition.fetch.bytes) when its batch
+// was uncompressed, else its batch inflated. To keep a few records long,
 // copy their bytes out (std::string(*r.value)) and drop the records.
 // A record built by hand (tests, adapters) points its views at bytes that
 // outlive it, or sets `buffer` to their owner.
@@ -139,8 +139,10 @@ struct ConsumerOptions {
   // fetched answers not yet decoded. The fetcher asks for no more than the
   // room left, and stops decoding an answer once its records fill the room
   // (the rest waits, compressed, until Poll makes room), so a slow
-  // application bounds the consumer's memory to about this plus one record
-  // batch inflated. Records Poll returned no longer count.
+  // application bounds the consumer's memory: about this, plus one record
+  // batch inflated, plus per partition the rest of the fetched bytes its
+  // buffered records share (up to max.partition.fetch.bytes). Records Poll
+  // returned no longer count.
   int64_t queued_max_bytes = 64 * 1024 * 1024;
   // max.poll.records: the most records one Poll returns.
   int32_t max_poll_records = 500;
