@@ -7,7 +7,15 @@
 // the new assignment takes away and then joins again, so the partitions move
 // in the next rebalance. Revoking commits what Poll returned of the
 // partitions (auto-commit) in the same step that stops Poll returning them,
-// so a commit is exactly what was consumed.
+// so a commit is exactly what was consumed; should that commit fail (the
+// next rebalance began first), the member keeps claiming the partitions in
+// its joins until a commit under a later generation succeeds, so their next
+// owner never starts from an older commit (unreleased_). The leader assigns
+// from metadata refreshed after the join.
+//
+// Logging (runnel/client_log.h): each join's result, the leader's
+// assignment, each member's assignment, revocations and leaving at info;
+// the requests and their answers at debug in the "cgrp" context.
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -753,6 +761,7 @@ void ConsumerImpl::LeaveGroup(absl::Time deadline) {
     // A static member keeps its place for session.timeout.ms: leaving would
     // hand its partitions out, which is what static membership avoids.
     if (member_id_.empty() || !coordinator_ || options_.group_instance_id) return;
+    unreleased_.clear();  // leaving gives up every claim
     coordinator = *coordinator_;
     req.group_id = options_.group_id;
     req.member_id = member_id_;
