@@ -271,7 +271,8 @@ void ProducerImpl::HandleEvent(Event& event, absl::Time now, std::vector<Complet
   in_flight_.erase(it);
   node_in_flight_[req.node]--;
   // The batches' bytes come back out of the request: the core encoded it
-  // before answering, and keeps it no longer.
+  // before answering and reads it no more (its copy of the pointer may
+  // still be on the way out).
   for (size_t i = 0; i < req.batches.size(); ++i) {
     auto& records =
         req.request->topic_data[req.slots[i].first].partition_data[req.slots[i].second].records;
