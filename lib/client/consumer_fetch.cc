@@ -11,6 +11,12 @@
 // read_committed: the broker stops at the last stable offset and lists the
 // aborted transactions in range; a transactional batch of a producer with an
 // open aborted transaction is skipped until that producer's abort marker.
+//
+// Debug lines in the "fetch" context (librdkafka's): each Fetch sent (leader,
+// partitions, their offsets), each partition's answer (error, high
+// watermark, bytes, records), a failed Fetch, an offset reset and where it
+// landed, and each backoff. Their fields are built only when the context
+// (or log_level debug) is on, and logged off mu_.
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -18,6 +24,7 @@
 #include <optional>
 #include <set>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -70,6 +77,24 @@ std::optional<std::string_view> View(const protocol::NullableBytes& b) {
 // view the batch where it lies: in f.input, or in its inflated copy, which
 // they then share. False once f holds no more batches or on a corrupt one
 // (f.error).
+// Records in a fetched partition's batches (control batches left out, and
+// records below the fetch offset counted): headers only, no CRC check or
+// inflating. For the fetch context's debug lines.
+int64_t CountRecords(const std::vector<uint8_t>& bytes) {
+  protocol::RecordBatchReaderOptions ro;
+  ro.verify_crc = false;
+  protocol::RecordBatchReader reader(std::span<const uint8_t>(bytes), ro);
+  int64_t n = 0;
+  while (reader.NextBatch()) {
+    if (!reader.header().is_control()) n += reader.header().record_count;
+  }
+  return n;
+}
+
+std::string_view ResetName(int64_t timestamp) {
+  return timestamp == -2 ? "earliest" : timestamp == -1 ? "latest" : "timestamp";
+}
+
 bool DecodeBatch(FetchedPartition& f, std::vector<ConsumerRecord>& out,
                  int64_t& bytes) {
   protocol::RecordBatchReader& reader = *f.reader;
@@ -226,6 +251,11 @@ void ConsumerImpl::Pump() {
     }
   }
   if (need_metadata) {
+    RUNNEL_CLIENT_DEBUG(
+        log_, kFetch, "fetch backoff",
+        {{"reason", "partition leader unknown"},
+         {"backoff_ms",
+          std::to_string(absl::ToInt64Milliseconds(core_->options().retry_backoff))}});
     core_->RequestMetadataRefresh();
     core_->PostAfter(core_->options().retry_backoff, [this] { PumpSoon(); });
   }
@@ -235,6 +265,23 @@ void ConsumerImpl::Pump() {
     {
       absl::MutexLock ml(&metrics_mu_);
       ++metrics_.fetch_requests;
+    }
+    if (log_.DebugEnabled(ClientDebugContext::kFetch)) {
+      std::string offsets;
+      size_t partitions = 0;
+      for (const auto& t : req.topics) {
+        for (const auto& p : t.partitions) {
+          absl::StrAppend(&offsets, offsets.empty() ? "" : ",", t.topic, "[", p.partition, "]@",
+                          p.fetch_offset);
+          ++partitions;
+        }
+      }
+      log_.Debug(ClientDebugContext::kFetch, "fetch sent",
+                 {{"leader", std::to_string(node)},
+                  {"partitions", std::to_string(partitions)},
+                  {"offsets", offsets},
+                  {"max_bytes", std::to_string(req.max_bytes)},
+                  {"max_wait_ms", std::to_string(req.max_wait_ms)}});
     }
     core_->Send<protocol::FetchResponse>(
         Target::Node(node), std::move(req),
@@ -307,10 +354,48 @@ void ConsumerImpl::HandleFetch(int32_t node, std::map<TopicPartition, uint64_t> 
   int64_t fetched = 0;
   std::vector<std::shared_ptr<FetchedPartition>> work;
   const bool read_committed = options_.isolation_level == IsolationLevel::kReadCommitted;
+  const bool debug = log_.DebugEnabled(ClientDebugContext::kFetch);
+  // Partitions reset for OFFSET_OUT_OF_RANGE, with the offset asked for
+  // (kept only for the debug lines, which are logged off the lock).
+  std::vector<std::pair<TopicPartition, int64_t>> reset_log;
+  std::string backoff_error;  // debug only: why the fetch backs off
+  if (debug) {
+    if (!reply.ok()) {
+      log_.Debug(ClientDebugContext::kFetch, "fetch failed",
+                 {{"leader", std::to_string(node)}, {"error", reply.status().ToString()}});
+    } else {
+      if (reply->response.error_code != 0) {
+        log_.Debug(ClientDebugContext::kFetch, "fetch failed",
+                   {{"leader", std::to_string(node)},
+                    {"error", protocol::ErrorCodeName(
+                                  static_cast<ErrorCode>(reply->response.error_code))}});
+      }
+      for (const auto& t : reply->response.responses) {
+        for (const auto& p : t.partitions) {
+          const bool has = p.records && !p.records->empty();
+          log_.Debug(
+              ClientDebugContext::kFetch, "fetch answer",
+              {{"leader", std::to_string(node)},
+               {"topic", t.topic},
+               {"partition", std::to_string(p.partition_index)},
+               {"error", protocol::ErrorCodeName(static_cast<ErrorCode>(p.error_code))},
+               {"high_watermark", std::to_string(p.high_watermark)},
+               {"last_stable_offset", std::to_string(p.last_stable_offset)},
+               {"bytes", std::to_string(has ? p.records->size() : 0)},
+               {"records", std::to_string(has ? CountRecords(*p.records) : 0)}});
+        }
+      }
+    }
+  }
   {
     absl::MutexLock l(&mu_);
     if (closed_) return;
     if (!reply.ok() || reply->response.error_code != 0) {
+      if (debug) {
+        backoff_error = !reply.ok() ? reply.status().ToString()
+                                    : std::string(protocol::ErrorCodeName(
+                                          static_cast<ErrorCode>(reply->response.error_code)));
+      }
       backoff = true;
     } else {
       const absl::Time now = absl::Now();
@@ -334,11 +419,16 @@ void ConsumerImpl::HandleFetch(int32_t node, std::map<TopicPartition, uint64_t> 
               ps.reset_to = options_.auto_offset_reset == OffsetReset::kEarliest ? -2 : -1;
               ps.position = -1;
               resets = true;
+              if (debug) reset_log.emplace_back(tp, ps.fetch_offset);
             }
             continue;
           }
           if (ec != ErrorCode::kNone) {
             backoff = true;
+            if (debug && backoff_error.empty()) {
+              backoff_error = absl::StrCat(std::string(protocol::ErrorCodeName(ec)), " (",
+                                           tp.topic, "[", tp.partition, "])");
+            }
             refresh = refresh || ec == ErrorCode::kNotLeaderOrFollower ||
                       ec == ErrorCode::kUnknownTopicOrPartition ||
                       ec == ErrorCode::kLeaderNotAvailable ||
@@ -387,9 +477,26 @@ void ConsumerImpl::HandleFetch(int32_t node, std::map<TopicPartition, uint64_t> 
     absl::MutexLock ml(&metrics_mu_);
     metrics_.bytes_fetched += fetched;
   }
+  for (const auto& [tp, offset] : reset_log) {
+    log_.Debug(ClientDebugContext::kFetch, "offset reset",
+               {{"topic", tp.topic},
+                {"partition", std::to_string(tp.partition)},
+                {"offset", std::to_string(offset)},
+                {"error", "OFFSET_OUT_OF_RANGE"},
+                {"reset_to", ResetName(options_.auto_offset_reset == OffsetReset::kEarliest
+                                           ? -2
+                                           : -1)}});
+  }
   if (refresh) core_->RequestMetadataRefresh();
   if (resets) InitPositions();
   if (backoff) {
+    RUNNEL_CLIENT_DEBUG(
+        log_, kFetch, "fetch backoff",
+        {{"leader", std::to_string(node)},
+         {"error", backoff_error},
+         {"refresh_metadata", refresh ? "true" : "false"},
+         {"backoff_ms",
+          std::to_string(absl::ToInt64Milliseconds(core_->options().retry_backoff))}});
     core_->PostAfter(core_->options().retry_backoff, [this] { PumpSoon(); });
   } else {
     PumpSoon();
@@ -457,9 +564,11 @@ void ConsumerImpl::InitPositions() {
 void ConsumerImpl::ResetOffsets(std::vector<TopicPartition> tps, int64_t timestamp) {
   std::map<TopicPartition, int64_t> query;
   for (const auto& tp : tps) query[tp] = timestamp;
-  SendListOffsets(query, [this, tps](absl::StatusOr<std::map<TopicPartition,
-                                                             std::optional<int64_t>>> r) {
+  SendListOffsets(query, [this, tps, timestamp](
+                             absl::StatusOr<std::map<TopicPartition, std::optional<int64_t>>> r) {
     bool retry = false;
+    const bool debug = log_.DebugEnabled(ClientDebugContext::kFetch);
+    std::vector<std::pair<TopicPartition, int64_t>> done;  // debug only
     {
       absl::MutexLock l(&mu_);
       for (const auto& tp : tps) {
@@ -472,13 +581,28 @@ void ConsumerImpl::ResetOffsets(std::vector<TopicPartition> tps, int64_t timesta
         }
         if (offset) {
           SetPosition(it->second, *offset);
+          if (debug) done.emplace_back(tp, *offset);
         } else {
           it->second.resetting = false;  // keeps reset_to: tried again
           retry = true;
         }
       }
     }
-    if (retry) core_->PostAfter(core_->options().retry_backoff, [this] { InitPositions(); });
+    for (const auto& [tp, offset] : done) {
+      log_.Debug(ClientDebugContext::kFetch, "offset reset done",
+                 {{"topic", tp.topic},
+                  {"partition", std::to_string(tp.partition)},
+                  {"reset_to", ResetName(timestamp)},
+                  {"offset", std::to_string(offset)}});
+    }
+    if (retry) {
+      RUNNEL_CLIENT_DEBUG(
+          log_, kFetch, "offset reset backoff",
+          {{"error", r.ok() ? "no offset in the answer" : r.status().ToString()},
+           {"backoff_ms",
+            std::to_string(absl::ToInt64Milliseconds(core_->options().retry_backoff))}});
+      core_->PostAfter(core_->options().retry_backoff, [this] { InitPositions(); });
+    }
     PumpSoon();
   });
 }

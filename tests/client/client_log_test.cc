@@ -301,6 +301,123 @@ TEST_CASE("client log: a consumer group's protocol at info and in the cgrp conte
   CHECK(rec.With("metadata").empty());  // the metadata context stays off
 }
 
+// Assigns partition 0 of a topic holding three records, reads them, then
+// seeks past the end so the next fetch is OFFSET_OUT_OF_RANGE and resets to
+// the earliest offset; once the three records came again (or 20 s passed),
+// restarts `broker` (when set) on another port, so the next fetch fails
+// (request timeout) and backs off.
+std::vector<ConsumerRecord> ReadWithReset(const std::string& bootstrap, const std::string& debug,
+                                          Recorder& rec, BrokerFixture* broker = nullptr) {
+  ConsumerOptions o;
+  o.client.bootstrap_servers = bootstrap;
+  o.client.log_sink = rec.Sink();
+  o.client.retry_backoff = absl::Milliseconds(20);
+  o.client.request_timeout = absl::Milliseconds(500);  // a fetch to the gone broker fails soon
+  REQUIRE(o.client.Set("debug", debug).ok());
+  o.auto_offset_reset = OffsetReset::kEarliest;
+  o.enable_auto_commit = false;
+  o.fetch_max_wait = absl::Milliseconds(50);
+  auto c = Consumer::Create(o);
+  REQUIRE(c.ok());
+  const TopicPartition tp{"fetched-topic", 0};
+  REQUIRE((*c)->Assign({tp}).ok());
+  std::vector<ConsumerRecord> got;
+  bool sought = false;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (got.size() < 6 && absl::Now() < deadline) {
+    auto polled = (*c)->Poll(absl::Milliseconds(50));
+    REQUIRE(polled.ok());
+    for (auto& r : *polled) got.push_back(std::move(r));
+    if (got.size() >= 3 && !sought) {
+      REQUIRE((*c)->Seek(tp, 1000).ok());
+      sought = true;
+    }
+  }
+  if (broker != nullptr) {
+    broker->Restart();
+    const absl::Time until = absl::Now() + absl::Seconds(10);
+    while (rec.With("fetch backoff").empty() && absl::Now() < until) {
+      REQUIRE((*c)->Poll(absl::Milliseconds(50)).ok());
+    }
+  }
+  REQUIRE((*c)->Close(absl::Seconds(5)).ok());
+  return got;
+}
+
+TEST_CASE("client log: the fetch context logs fetches and answers and resets and backoffs") {
+  BrokerFixture b(std::map<std::string, std::string>{{"num.partitions", "1"}});
+  const std::string bootstrap = "127.0.0.1:" + std::to_string(b.port());
+  {
+    ProducerOptions po;
+    po.client.bootstrap_servers = bootstrap;
+    auto p = Producer::Create(po);
+    REQUIRE(p.ok());
+    for (int i = 0; i < 3; ++i) {
+      ProducerRecord r{.topic = "fetched-topic", .partition = 0, .value = "v"};
+      REQUIRE((*p)->Send(r).get().ok());
+    }
+    REQUIRE((*p)->Close(absl::Seconds(5)).ok());
+  }
+
+  // The cgrp context leaves the fetch path silent.
+  Recorder quiet;
+  CHECK(ReadWithReset(bootstrap, "cgrp", quiet).size() == 6);
+  for (const auto& l : quiet.lines()) {
+    CHECK(l.context != "fetch");
+    CHECK(l.message.rfind("fetch ", 0) != 0);
+    CHECK(l.message.rfind("offset reset", 0) != 0);
+  }
+
+  Recorder rec;
+  auto got = ReadWithReset(bootstrap, "fetch", rec, &b);
+  REQUIRE(got.size() == 6);
+  CHECK(got[3].offset == 0);  // read again from the earliest offset
+
+  auto sent = rec.With("fetch sent");
+  REQUIRE(!sent.empty());
+  CHECK(sent[0].level == ClientLogLevel::kDebug);
+  CHECK(sent[0].context == "fetch");
+  CHECK(!sent[0].fields["leader"].empty());
+  CHECK(sent[0].fields["partitions"] == "1");
+  CHECK(sent[0].fields["offsets"] == "fetched-topic[0]@0");
+  bool sought = false;
+  for (auto& l : sent) sought = sought || l.fields["offsets"] == "fetched-topic[0]@1000";
+  CHECK(sought);
+
+  bool answered = false, out_of_range = false;
+  for (auto& l : rec.With("fetch answer")) {
+    CHECK(l.context == "fetch");
+    if (l.fields["records"] == "3") {
+      answered = true;
+      CHECK(l.fields["error"] == "NONE");
+      CHECK(l.fields["high_watermark"] == "3");
+      CHECK(std::stoll(l.fields["bytes"]) > 0);
+    }
+    out_of_range = out_of_range || l.fields["error"] == "OFFSET_OUT_OF_RANGE";
+  }
+  CHECK(answered);
+  CHECK(out_of_range);
+
+  auto reset = rec.With("offset reset");
+  REQUIRE(!reset.empty());
+  CHECK(reset[0].fields["offset"] == "1000");
+  CHECK(reset[0].fields["reset_to"] == "earliest");
+  bool reset_done = false;
+  for (auto& l : rec.With("offset reset done")) {
+    reset_done = reset_done || (l.fields["partition"] == "0" && l.fields["offset"] == "0");
+  }
+  CHECK(reset_done);
+  // The broker went away: the fetch fails and backs off.
+  auto failed = rec.With("fetch failed");
+  REQUIRE(!failed.empty());
+  CHECK(!failed[0].fields["error"].empty());
+  auto backoff = rec.With("fetch backoff");
+  REQUIRE(!backoff.empty());
+  CHECK(backoff[0].context == "fetch");
+  CHECK(backoff[0].fields["backoff_ms"] == "20");
+  CHECK(!backoff[0].fields["error"].empty());
+}
+
 TEST_CASE("client log: without a sink, lines go to the process-wide log with the client id") {
   std::mutex mu;
   std::vector<std::string> lines;
