@@ -12,6 +12,7 @@
 #include "raw_client.h"
 #include "runnel/protocol/messages/describe_cluster.h"
 #include "runnel/protocol/messages/metadata.h"
+#include "tests/temp_dir.h"
 
 namespace runnel::broker::testing {
 namespace {
@@ -33,22 +34,7 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/runnel-meta-test-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using runnel::testing::TempDir;
 
 TEST_CASE("cluster ids look like Kafka's and differ", "[meta]") {
   std::string a = NewClusterId(), b = NewClusterId();

@@ -21,6 +21,7 @@
 #include "runnel/common/endian.h"
 #include "runnel/log.h"
 #include "runnel/protocol/record_batch.h"
+#include "tests/temp_dir.h"
 
 namespace runnel::broker {
 namespace {
@@ -28,22 +29,7 @@ namespace {
 using protocol::ErrorCode;
 using ProducerMap = absl::flat_hash_map<int64_t, ProducerEntry>;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/runnel-snapshot-test-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using runnel::testing::TempDir;
 
 // A partition over a standalone log in `dir`; small segments roll often.
 std::shared_ptr<Partition> OpenPartition(const std::string& dir, int64_t segment_bytes = 1024) {

@@ -13,27 +13,12 @@
 #include "runnel/common/byte_buffer.h"
 #include "runnel/log.h"
 #include "runnel/protocol/record_batch.h"
+#include "tests/temp_dir.h"
 
 namespace runnel::storage::testing {
 
 // A fresh directory under $TMPDIR (or /tmp), removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/runnel-storage-XXXXXX";
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using runnel::testing::TempDir;
 
 class FakeClock final : public Clock {
  public:

@@ -16,24 +16,11 @@
 #include "broker/group/timer_service.h"
 #include "runnel/log_manager.h"
 #include "runnel/protocol/wire.h"
+#include "tests/temp_dir.h"
 
 namespace runnel::broker::group::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "group_test.XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using runnel::testing::TempDir;
 
 // A response slot filled by the coordinator's callback.
 template <typename T>
