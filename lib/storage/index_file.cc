@@ -430,27 +430,6 @@ absl::Status IndexFile::Flush() const {
   return synced;
 }
 
-namespace {
-
-// Binary search over entries whose keys do not decrease: the last entry
-// with a key <= target, -1 when there is none.
-template <typename KeyOf>
-int32_t LastEntryAtOrBelow(int32_t entries, int64_t target, KeyOf key_of) {
-  int32_t lo = 0, hi = entries - 1, found = -1;
-  while (lo <= hi) {
-    const int32_t mid = lo + (hi - lo) / 2;
-    if (key_of(mid) <= target) {
-      found = mid;
-      lo = mid + 1;
-    } else {
-      hi = mid - 1;
-    }
-  }
-  return found;
-}
-
-}  // namespace
-
 // --- OffsetIndex ---
 
 OffsetPosition OffsetIndex::Decode(const uint8_t* e) const {
@@ -483,9 +462,8 @@ absl::Status OffsetIndex::Append(int64_t offset, int64_t position) {
 absl::Status OffsetIndex::TruncateTo(int64_t offset) {
   int32_t keep = 0;
   RUNNEL_RETURN_IF_ERROR(file_.Search([&](const uint8_t* entries, int32_t n) {
-    keep = 1 + LastEntryAtOrBelow(n, offset - 1, [&](int32_t i) {
-             return Decode(entries + static_cast<size_t>(i) * 8).offset;
-           });
+    keep = 1 + LastHolding(entries, n, 8,
+                           [&](const uint8_t* e) { return Decode(e).offset < offset; });
   }));
   return file_.TruncateEntries(keep);
 }
@@ -539,9 +517,8 @@ absl::Status TimeIndex::TruncateTo(int64_t offset) {
   // prefix.
   int32_t keep = 0;
   RUNNEL_RETURN_IF_ERROR(file_.Search([&](const uint8_t* entries, int32_t n) {
-    keep = 1 + LastEntryAtOrBelow(n, offset - 1, [&](int32_t i) {
-             return Decode(entries + static_cast<size_t>(i) * 12).offset;
-           });
+    keep = 1 + LastHolding(entries, n, 12,
+                           [&](const uint8_t* e) { return Decode(e).offset < offset; });
   }));
   return file_.TruncateEntries(keep);
 }
