@@ -84,7 +84,10 @@ int RunDelete(std::span<const std::string> raw) {
 
 std::string Join(const std::vector<int32_t>& v) {
   std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + std::to_string(v[i]);
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(v[i]);
+  }
   return out;
 }
 
