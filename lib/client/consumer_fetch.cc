@@ -522,7 +522,11 @@ void ConsumerImpl::InitPositions() {
   }
   for (auto& [ts, tps] : resets) ResetOffsets(std::move(tps), ts);
   if (lookup.empty()) return;
-  SendOffsetFetch(lookup, [this, lookup](absl::StatusOr<TopicPartitionOffsets> committed) {
+  // A partition's own error (UNKNOWN_TOPIC_OR_PARTITION for one that does
+  // not exist) retries that partition only: the others go on (issue 5).
+  auto errors = std::make_shared<std::map<TopicPartition, absl::Status>>();
+  SendOffsetFetch(lookup, [this, lookup, errors](
+                              absl::StatusOr<TopicPartitionOffsets> committed) {
     std::vector<TopicPartition> reset;
     {
       absl::MutexLock l(&mu_);
@@ -530,7 +534,7 @@ void ConsumerImpl::InitPositions() {
         auto it = assigned_.find(tp);
         if (it == assigned_.end() || !it->second.resetting) continue;
         PartitionState& ps = it->second;
-        if (!committed.ok()) {
+        if (!committed.ok() || errors->count(tp)) {
           ps.resetting = false;
           continue;
         }
@@ -553,58 +557,113 @@ void ConsumerImpl::InitPositions() {
       core_->PostAfter(core_->options().retry_backoff, [this] { InitPositions(); });
       return;
     }
+    if (!errors->empty()) {
+      bool unknown = false;
+      for (const auto& [tp, status] : *errors) {
+        unknown |= protocol::ErrorCodeFromStatus(status) == ErrorCode::kUnknownTopicOrPartition;
+        RUNNEL_CLIENT_LOG(log_, kWarn, "offset fetch failed for a partition",
+                          {{"topic", tp.topic},
+                           {"partition", std::to_string(tp.partition)},
+                           {"error", status.ToString()}});
+      }
+      // A partition that does not exist is asked again after a metadata
+      // refresh, at most once a second.
+      absl::Duration backoff = core_->options().retry_backoff;
+      if (unknown) {
+        core_->RequestMetadataRefresh();
+        backoff = std::max(backoff, absl::Seconds(1));
+      }
+      core_->PostAfter(backoff, [this] { InitPositions(); });
+    }
     if (!reset.empty()) {
       ResetOffsets(std::move(reset),
                    options_.auto_offset_reset == OffsetReset::kEarliest ? -2 : -1);
     }
     PumpSoon();
-  });
+  }, errors);
 }
 
 void ConsumerImpl::ResetOffsets(std::vector<TopicPartition> tps, int64_t timestamp) {
-  std::map<TopicPartition, int64_t> query;
-  for (const auto& tp : tps) query[tp] = timestamp;
-  SendListOffsets(query, [this, tps, timestamp](
-                             absl::StatusOr<std::map<TopicPartition, std::optional<int64_t>>> r) {
-    bool retry = false;
-    const bool debug = log_.DebugEnabled(ClientDebugContext::kFetch);
-    std::vector<std::pair<TopicPartition, int64_t>> done;  // debug only
+  // Each partition is looked up on its own: a partition that cannot be
+  // answered (one that does not exist waits out request.timeout.ms for a
+  // leader) must not hold back the others' positions (issue 5).
+  // on_answer runs on the I/O thread with one partition's answer.
+  auto on_answer = [this, timestamp](const TopicPartition& tp, const absl::Status& status,
+                                     std::optional<int64_t> offset) {
+    bool retry = false, done = false;
     {
       absl::MutexLock l(&mu_);
-      for (const auto& tp : tps) {
-        auto it = assigned_.find(tp);
-        if (it == assigned_.end() || !it->second.resetting) continue;
-        std::optional<int64_t> offset;
-        if (r.ok()) {
-          auto o = r->find(tp);
-          if (o != r->end()) offset = o->second;
-        }
-        if (offset) {
-          SetPosition(it->second, *offset);
-          if (debug) done.emplace_back(tp, *offset);
-        } else {
-          it->second.resetting = false;  // keeps reset_to: tried again
-          retry = true;
-        }
+      auto it = assigned_.find(tp);
+      if (it == assigned_.end() || !it->second.resetting) return;
+      if (offset) {
+        SetPosition(it->second, *offset);
+        done = true;
+      } else {
+        it->second.resetting = false;  // keeps reset_to: tried again
+        retry = true;
       }
     }
-    for (const auto& [tp, offset] : done) {
-      log_.Debug(ClientDebugContext::kFetch, "offset reset done",
-                 {{"topic", tp.topic},
-                  {"partition", std::to_string(tp.partition)},
-                  {"reset_to", ResetName(timestamp)},
-                  {"offset", std::to_string(offset)}});
+    if (done) {
+      RUNNEL_CLIENT_DEBUG(log_, kFetch, "offset reset done",
+                          {{"topic", tp.topic},
+                           {"partition", std::to_string(tp.partition)},
+                           {"reset_to", ResetName(timestamp)},
+                           {"offset", std::to_string(*offset)}});
     }
     if (retry) {
       RUNNEL_CLIENT_DEBUG(
           log_, kFetch, "offset reset backoff",
-          {{"error", r.ok() ? "no offset in the answer" : r.status().ToString()},
+          {{"topic", tp.topic},
+           {"partition", std::to_string(tp.partition)},
+           {"error", status.ok() ? "no offset in the answer" : status.ToString()},
            {"backoff_ms",
             std::to_string(absl::ToInt64Milliseconds(core_->options().retry_backoff))}});
       core_->PostAfter(core_->options().retry_backoff, [this] { InitPositions(); });
     }
     PumpSoon();
-  });
+  };
+  std::vector<TopicPartition> unknown;
+  {
+    const auto md = core_->metadata();
+    for (const auto& tp : tps) {
+      const TopicMetadata* t = md->FindTopic(tp.topic);
+      if (t != nullptr && t->error == ErrorCode::kNone &&
+          (tp.partition < 0 || tp.partition >= static_cast<int32_t>(t->partitions.size()))) {
+        unknown.push_back(tp);
+        continue;
+      }
+      SendListOffsets(
+          {{tp, timestamp}},
+          [on_answer, tp](absl::StatusOr<std::map<TopicPartition, std::optional<int64_t>>> r) {
+            on_answer(tp, r.ok() ? absl::OkStatus() : r.status(),
+                      r.ok() && r->count(tp) ? r->at(tp) : std::nullopt);
+          });
+    }
+  }
+  if (unknown.empty()) return;
+  // The topic is known and has no such partition: UNKNOWN_TOPIC_OR_PARTITION
+  // without asking, retried after a metadata refresh (partitions may be
+  // added) at most once a second.
+  core_->RequestMetadataRefresh();
+  const absl::Duration backoff = std::max(core_->options().retry_backoff, absl::Seconds(1));
+  {
+    absl::MutexLock l(&mu_);
+    for (const auto& tp : unknown) {
+      auto it = assigned_.find(tp);
+      if (it != assigned_.end()) it->second.resetting = false;  // keeps reset_to
+    }
+  }
+  for (const auto& tp : unknown) {
+    RUNNEL_CLIENT_LOG(
+        log_, kWarn, "assigned partition does not exist",
+        {{"topic", tp.topic},
+         {"partition", std::to_string(tp.partition)},
+         {"error", protocol::ErrorCodeToStatus(ErrorCode::kUnknownTopicOrPartition,
+                                               "offset lookup")
+                       .ToString()},
+         {"retry_ms", std::to_string(absl::ToInt64Milliseconds(backoff))}});
+  }
+  core_->PostAfter(backoff, [this] { InitPositions(); });
 }
 
 }  // namespace runnel::client

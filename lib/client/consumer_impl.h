@@ -184,8 +184,12 @@ class ConsumerImpl final : public Consumer {
 
   // --- consumer_offsets.cc (any thread; callbacks on the I/O thread)
   void SendCommit(const TopicPartitionOffsets& offsets, Done done);
-  void SendOffsetFetch(const std::vector<TopicPartition>& tps,
-                       absl::AnyInvocable<void(absl::StatusOr<TopicPartitionOffsets>)> done);
+  // With `partition_errors`, a partition's own error goes there (the others
+  // answer) instead of failing the whole call.
+  void SendOffsetFetch(
+      const std::vector<TopicPartition>& tps,
+      absl::AnyInvocable<void(absl::StatusOr<TopicPartitionOffsets>)> done,
+      std::shared_ptr<std::map<TopicPartition, absl::Status>> partition_errors = nullptr);
   // Offsets from ListOffsets (-1 latest, -2 earliest, else a timestamp),
   // per partition; nullopt where the broker knows none.
   void SendListOffsets(const std::map<TopicPartition, int64_t>& query,

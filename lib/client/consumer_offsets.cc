@@ -171,9 +171,10 @@ absl::Status ConsumerImpl::CommitAtClose(const TopicPartitionOffsets& offsets,
 
 void ConsumerImpl::SendOffsetFetch(
     const std::vector<TopicPartition>& tps,
-    absl::AnyInvocable<void(absl::StatusOr<TopicPartitionOffsets>)> done) {
+    absl::AnyInvocable<void(absl::StatusOr<TopicPartitionOffsets>)> done,
+    std::shared_ptr<std::map<TopicPartition, absl::Status>> partition_errors) {
   if (options_.group_id.empty()) return done(TopicPartitionOffsets{});
-  FindCoordinator([this, tps, done = std::move(done)](
+  FindCoordinator([this, tps, done = std::move(done), partition_errors](
                       absl::StatusOr<int32_t> coordinator) mutable {
     if (!coordinator.ok()) return done(coordinator.status());
     protocol::OffsetFetchRequest req;
@@ -195,7 +196,7 @@ void ConsumerImpl::SendOffsetFetch(
     }
     group_core_->Send<protocol::OffsetFetchResponse>(
         Target::Node(*coordinator), std::move(req),
-        [this, done = std::move(done)](
+        [this, done = std::move(done), partition_errors](
             absl::StatusOr<Reply<protocol::OffsetFetchResponse>> reply) mutable {
           if (!reply.ok()) return done(reply.status());
           const auto& r = reply->response;
@@ -204,8 +205,12 @@ void ConsumerImpl::SendOffsetFetch(
                           int32_t epoch, const std::optional<std::string>& md,
                           int16_t error) -> absl::Status {
             if (error != 0) {
-              return protocol::ErrorCodeToStatus(static_cast<ErrorCode>(error),
-                                                 absl::StrCat("offset fetch ", topic));
+              auto s = protocol::ErrorCodeToStatus(
+                  static_cast<ErrorCode>(error),
+                  absl::StrCat("offset fetch ", topic, "-", partition));
+              if (partition_errors == nullptr) return s;
+              (*partition_errors)[{topic, partition}] = std::move(s);
+              return absl::OkStatus();
             }
             if (offset >= 0) out[{topic, partition}] = {offset, md.value_or(""), epoch};
             return absl::OkStatus();

@@ -355,5 +355,58 @@ TEST_CASE("WatermarkOffsets answers while the broker holds a fetch", "[consumer]
   CHECK(c->Close(absl::Seconds(5)).ok());
 }
 
+// Issue 5: a manually assigned partition that does not exist (7 of a
+// one-partition topic) must not keep the real one from getting a position;
+// it is only retried. Without a group (ListOffsets for auto.offset.reset)
+// and with one (OffsetFetch first). The budget is under request.timeout.ms
+// (5 s), the time a lookup for the missing partition waits for a leader.
+TEST_CASE("a partition that does not exist does not block the others", "[consumer]") {
+  broker::testing::BrokerFixture broker;
+  const std::string bootstrap = broker.broker().bootstrap_address();
+  ProduceNumbered(bootstrap, "one", 10, 1);
+  for (const char* group : {"", "g-missing"}) {
+    DYNAMIC_SECTION("group '" << group << "'") {
+      auto o = QuickConsumerOptions(bootstrap, group);
+      o.enable_auto_commit = false;
+      auto c = MakeConsumer(o);
+      const TopicPartition real{"one", 0}, missing{"one", 7};
+      REQUIRE(c->Assign({real, missing}).ok());
+      const absl::Time start = absl::Now();
+      auto got = PollN(*c, 10, absl::Seconds(4));
+      REQUIRE(got.size() == 10);
+      CHECK(absl::Now() - start < absl::Seconds(4));
+      for (size_t i = 0; i < got.size(); ++i) {
+        CHECK(got[i].partition == 0);
+        CHECK(got[i].offset == static_cast<int64_t>(i));
+      }
+      auto pos = c->Position(real, absl::Seconds(1));
+      REQUIRE(pos.ok());
+      CHECK(*pos == 10);
+      CHECK(c->Close(absl::Seconds(5)).ok());
+    }
+  }
+}
+
+// The same against librdkafka's mock cluster, whose OffsetFetch answers the
+// missing partition with UNKNOWN_TOPIC_OR_PARTITION of its own.
+TEST_CASE("a partition that does not exist does not block the others: mock cluster",
+          "[consumer]") {
+  MockCluster mock(1);
+  mock.CreateTopic("one", 1);
+  ProduceNumbered(mock.bootstraps(), "one", 10, 1);
+  for (const char* group : {"", "g-missing"}) {
+    DYNAMIC_SECTION("group '" << group << "'") {
+      auto o = QuickConsumerOptions(mock.bootstraps(), group);
+      o.enable_auto_commit = false;
+      auto c = MakeConsumer(o);
+      REQUIRE(c->Assign({{"one", 0}, {"one", 7}}).ok());
+      auto got = PollN(*c, 10, absl::Seconds(4));
+      REQUIRE(got.size() == 10);
+      for (const auto& r : got) CHECK(r.partition == 0);
+      CHECK(c->Close(absl::Seconds(5)).ok());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace runnel::client
