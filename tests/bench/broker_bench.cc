@@ -16,7 +16,7 @@
 // bucket bounds); then the broker's RSS with 1,000 idle partitions.
 //
 //   broker_bench [--messages N] [--partitions P] [--consume-reps R]
-//                [--half-batch-bytes B (16384)] [--skip-mock] [--skip-rss] [--skip-runnel-producer]
+//                [--half-batch-bytes B (16384)] [--half-rate R] [--skip-mock] [--skip-rss] [--skip-runnel-producer]
 //                [--skip-runnel-consumer]
 //
 // Both producers batch alike: linger.ms=5, batch.size 1,000,000 bytes
@@ -596,6 +596,10 @@ struct Plan {
   // which a loaded producer sends on size, as Kafka users run it.
   int full_batch_bytes = 1'000'000;
   int half_batch_bytes = 16'384;
+  // With a value, the "half peak" run of 100-byte cells goes at this many
+  // msgs/s (a quarter of it for 1 KiB) on every broker, so that latencies
+  // are compared at the same load; else at half of each broker's own peak.
+  double fixed_half_rate = 0;
   std::vector<Client> producers;
   std::vector<Client> consumers;
 };
@@ -626,21 +630,25 @@ void RunCell(const Target& target, const Plan& plan, size_t size, const char* ac
       BucketPercentile(times0, times, 0.5).c_str(), BucketPercentile(times0, times, 0.99).c_str(),
       full.failed > 0 ? (" FAILED " + std::to_string(full.failed)).c_str() : "");
   std::fflush(stdout);
-  // Half of the peak rate, for ~2 s (at most `count` messages), into a
-  // second topic so the consume below reads exactly the first run.
-  int64_t half_count = std::min<int64_t>(count, static_cast<int64_t>(rate));
+  // Half of the peak rate (or the fixed rate), for ~2 s (at most `count`
+  // messages), into a second topic so the consume below reads exactly the
+  // first run.
+  const double half_rate = plan.fixed_half_rate > 0
+                               ? (size == 100 ? plan.fixed_half_rate : plan.fixed_half_rate / 4)
+                               : rate / 2;
+  int64_t half_count = std::min<int64_t>(count, static_cast<int64_t>(2 * half_rate));
   std::string half_topic = topic + "-half";
   if (!target.mock) CreateTopic(target.bootstrap, half_topic, plan.partitions);
   times0 = ProduceTimesOf(target);
   cpu0 = ProcessCpuSeconds(target.pid);
   ProduceResult half = ProduceWith(client, target.bootstrap, half_topic, plan.partitions,
-                                   half_count, size, acks, rate / 2, plan.half_batch_bytes);
+                                   half_count, size, acks, half_rate, plan.half_batch_bytes);
   cpu = ProcessCpuSeconds(target.pid) - cpu0;
   times = ProduceTimesOf(target);
   std::printf(
       "%-6s %-7s %5zu B acks=%-3s at half peak (%8.0f msgs/s, batch.size %d): latency p50 %6.2f "
       "p99 %7.2f p99.9 %7.2f ms  broker %5.2f cpu s/M, Produce time p50 %s p99 %s ms%s\n",
-      name, producer, size, acks, rate / 2, plan.half_batch_bytes, Percentile(half.latencies_ns, 0.5),
+      name, producer, size, acks, half_rate, plan.half_batch_bytes, Percentile(half.latencies_ns, 0.5),
       Percentile(half.latencies_ns, 0.99), Percentile(half.latencies_ns, 0.999),
       PerMillion(cpu, half.delivered), BucketPercentile(times0, times, 0.5).c_str(),
       BucketPercentile(times0, times, 0.99).c_str(),
@@ -687,6 +695,8 @@ int main(int argc, char** argv) {
       plan.consume_reps = std::stoi(argv[++i]);
     } else if (a == "--half-batch-bytes" && i + 1 < argc) {
       plan.half_batch_bytes = std::stoi(argv[++i]);
+    } else if (a == "--half-rate" && i + 1 < argc) {
+      plan.fixed_half_rate = std::stod(argv[++i]);
     } else if (a == "--skip-mock") {
       mock = false;
     } else if (a == "--skip-rss") {
@@ -697,7 +707,7 @@ int main(int argc, char** argv) {
       plan.consumers = {Client::kRdkafka};
     } else {
       Die("usage: broker_bench [--messages N] [--partitions P] [--consume-reps R] "
-          "[--half-batch-bytes B] [--skip-mock] [--skip-rss] [--skip-runnel-producer] "
+          "[--half-batch-bytes B] [--half-rate R] [--skip-mock] [--skip-rss] [--skip-runnel-producer] "
           "[--skip-runnel-consumer]");
     }
   }
