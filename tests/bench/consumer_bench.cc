@@ -53,6 +53,7 @@
 #include "runnel/broker.h"
 #include "runnel/consumer.h"
 #include "broker_child.h"
+#include "rep_summary.h"
 
 namespace {
 
@@ -304,16 +305,6 @@ std::pair<pid_t, std::string> StartChild(bool mock, const std::string& dir) {
   return {child.pid, child.bootstrap};
 }
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-struct Series {
-  std::vector<double> msgs, mbs, cpu;  // per repetition
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -344,7 +335,7 @@ int main(int argc, char** argv) {
               "size", "codec", "rep", "msgs/s", "MB/s", "cpu s/M recs", "records", "startup s",
               "all msgs/s");
   // (broker, size, codec) -> client -> series
-  std::vector<std::pair<std::string, std::map<std::string, Series>>> table;
+  runnel::bench::SummaryTable table;
   for (const auto& [name, child] : brokers) {
     if (child.first < 0 || child.second.empty()) {
       std::printf("%-14s (did not start)\n", name.c_str());
@@ -366,7 +357,7 @@ int main(int argc, char** argv) {
           continue;
         }
         auto& row = table.emplace_back(name + " " + std::to_string(size) + " " + codec,
-                                       std::map<std::string, Series>{});
+                                       std::map<std::string, runnel::bench::Series>{});
         for (int rep = 0; rep < reps; ++rep) {
           // Alternate who goes first: the page cache and the machine's load
           // then favour neither.
@@ -384,7 +375,7 @@ int main(int argc, char** argv) {
                         static_cast<long long>(r.records), r.startup, total,
                         r.records < available ? " INCOMPLETE" : "");
             std::fflush(stdout);
-            Series& s = row.second[client];
+            runnel::bench::Series& s = row.second[client];
             s.msgs.push_back(msgs);
             s.mbs.push_back(mbs);
             s.cpu.push_back(cpu);
@@ -393,28 +384,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::printf("\nmedians over %d reps; ratio = runnel/rdkafka per rep, min-max\n", reps);
-  std::printf("%-24s %11s %11s %13s %8s %8s %13s\n", "broker size codec", "runnel m/s",
-              "rdk m/s", "ratio m/s", "runnel", "rdk", "ratio cpu");
-  std::printf("%-24s %11s %11s %13s %8s %8s %13s\n", "", "", "", "", "cpu s/M", "cpu s/M", "");
-  for (auto& [label, by_client] : table) {
-    const Series& a = by_client["runnel"];
-    const Series& b = by_client["rdkafka"];
-    double rmin = 1e9, rmax = 0, cmin = 1e9, cmax = 0;
-    for (size_t i = 0; i < a.msgs.size() && i < b.msgs.size(); ++i) {
-      if (b.msgs[i] > 0) {
-        rmin = std::min(rmin, a.msgs[i] / b.msgs[i]);
-        rmax = std::max(rmax, a.msgs[i] / b.msgs[i]);
-      }
-      if (b.cpu[i] > 0) {
-        cmin = std::min(cmin, a.cpu[i] / b.cpu[i]);
-        cmax = std::max(cmax, a.cpu[i] / b.cpu[i]);
-      }
-    }
-    std::printf("%-24s %11.0f %11.0f %6.2f-%-6.2f %8.2f %8.2f %6.2f-%-6.2f\n", label.c_str(),
-                Median(a.msgs), Median(b.msgs), rmin, rmax, Median(a.cpu), Median(b.cpu), cmin,
-                cmax);
-  }
+  runnel::bench::PrintSummary(table, reps, "broker size codec");
   for (const auto& [name, child] : brokers) {
     if (child.first > 0) {
       kill(child.first, SIGKILL);

@@ -44,6 +44,7 @@
 #include "runnel/broker.h"
 #include "runnel/producer.h"
 #include "broker_child.h"
+#include "rep_summary.h"
 
 namespace {
 
@@ -172,16 +173,6 @@ std::pair<pid_t, std::string> StartChild(bool mock, const std::string& dir) {
   return {child.pid, child.bootstrap};
 }
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-struct Series {
-  std::vector<double> msgs, cpu;  // per repetition
-};
-
 constexpr const char* kUsage =
     "usage: producer_bench [--count N] [--reps R] [--mock-only] [--broker-only]\n"
     "                      [--only SIZE/CODEC/ACKS] [--client runnel|rdkafka]\n"
@@ -234,7 +225,7 @@ int main(int argc, char** argv) {
   std::printf("%-14s %-7s %5s %-5s %-4s %3s %12s %9s %14s %10s\n", "broker", "client", "size",
               "codec", "acks", "rep", "msgs/s", "MB/s", "cpu s/M recs", "delivered");
   // "broker size codec acks" -> client -> series, in run order.
-  std::vector<std::pair<std::string, std::map<std::string, Series>>> table;
+  runnel::bench::SummaryTable table;
   int topic_no = 0;
   for (const auto& [name, child] : brokers) {
     if (child.first < 0 || child.second.empty()) {
@@ -248,7 +239,7 @@ int main(int argc, char** argv) {
           if (cell.compare(0, only.size(), only) != 0) continue;
           auto& row = table.emplace_back(
               name + " " + std::to_string(size) + " " + codec + " " + acks,
-              std::map<std::string, Series>{});
+              std::map<std::string, runnel::bench::Series>{});
           for (int rep = 0; rep < reps; ++rep) {
             for (int k = 0; k < 2; ++k) {
               const bool ours = (k == 0) == (rep % 2 == 0);
@@ -267,7 +258,7 @@ int main(int argc, char** argv) {
                           cpu, static_cast<long long>(r.delivered),
                           r.delivered < count ? " INCOMPLETE" : "");
               std::fflush(stdout);
-              Series& series = row.second[client];
+              runnel::bench::Series& series = row.second[client];
               series.msgs.push_back(msgs);
               series.cpu.push_back(cpu);
             }
@@ -276,33 +267,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::printf("\nmedians over %d reps; ratio = runnel/rdkafka per rep, min-max\n", reps);
-  std::printf("%-26s %11s %11s %13s %8s %8s %13s\n", "broker size codec acks", "runnel m/s",
-              "rdk m/s", "ratio m/s", "runnel", "rdk", "ratio cpu");
-  std::printf("%-26s %11s %11s %13s %8s %8s %13s\n", "", "", "", "", "cpu s/M", "cpu s/M", "");
-  for (auto& [label, by_client] : table) {
-    const Series& a = by_client["runnel"];
-    const Series& b = by_client["rdkafka"];
-    double rmin = 1e9, rmax = 0, cmin = 1e9, cmax = 0;
-    for (size_t i = 0; i < a.msgs.size() && i < b.msgs.size(); ++i) {
-      if (b.msgs[i] > 0) {
-        rmin = std::min(rmin, a.msgs[i] / b.msgs[i]);
-        rmax = std::max(rmax, a.msgs[i] / b.msgs[i]);
-      }
-      if (b.cpu[i] > 0) {
-        cmin = std::min(cmin, a.cpu[i] / b.cpu[i]);
-        cmax = std::max(cmax, a.cpu[i] / b.cpu[i]);
-      }
-    }
-    if (a.msgs.empty() || b.msgs.empty()) {  // --client: one side only
-      std::printf("%-26s %11.0f %11.0f %13s %8.2f %8.2f\n", label.c_str(), Median(a.msgs),
-                  Median(b.msgs), "", Median(a.cpu), Median(b.cpu));
-      continue;
-    }
-    std::printf("%-26s %11.0f %11.0f %6.2f-%-6.2f %8.2f %8.2f %6.2f-%-6.2f\n", label.c_str(),
-                Median(a.msgs), Median(b.msgs), rmin, rmax, Median(a.cpu), Median(b.cpu), cmin,
-                cmax);
-  }
+  runnel::bench::PrintSummary(table, reps, "broker size codec acks");
   for (const auto& [name, child] : brokers) {
     if (child.first > 0) {
       kill(child.first, SIGKILL);
