@@ -36,34 +36,34 @@ void LogLine(const std::string& peer, const std::string& what) {
 Connection::Connection(tcp::socket socket, ConnectionOptions options, RequestHandler* handler,
                        ConnectionRegistry* registry)
     : socket_(std::move(socket)),
-      strand_(asio::make_strand(socket_.get_executor())),
+      executor_(socket_.get_executor()),
       options_(options),
       handler_(handler),
       registry_(registry),
       peer_(PeerName(socket_)),
-      idle_timer_(strand_),
-      read_resume_(strand_),
+      idle_timer_(executor_),
+      read_resume_(executor_),
       last_activity_(std::chrono::steady_clock::now()) {}
 
 void Connection::Start() {
   auto self = shared_from_this();
-  asio::co_spawn(strand_, [self]() { return self->ReadLoop(); }, asio::detached);
-  asio::co_spawn(strand_, [self]() { return self->IdleWatchdog(); }, asio::detached);
+  asio::co_spawn(executor_, [self]() { return self->ReadLoop(); }, asio::detached);
+  asio::co_spawn(executor_, [self]() { return self->IdleWatchdog(); }, asio::detached);
 }
 
 void Connection::StopReading() {
   stop_reading_ = true;
-  asio::post(strand_, [self = shared_from_this()] {
+  asio::post(executor_, [self = shared_from_this()] {
     asio::error_code ec;
     self->socket_.shutdown(tcp::socket::shutdown_receive, ec);
   });
 }
 
 void Connection::Close(const std::string& why) {
-  asio::post(strand_, [self = shared_from_this(), why] { self->CloseOnStrand(why); });
+  asio::post(executor_, [self = shared_from_this(), why] { self->CloseOnExecutor(why); });
 }
 
-void Connection::CloseOnStrand(const std::string& why) {
+void Connection::CloseOnExecutor(const std::string& why) {
   if (closed_) return;
   closed_ = true;
   if (!why.empty()) LogLine(peer_, absl::StrCat("closing connection: ", why));
@@ -100,7 +100,7 @@ asio::awaitable<void> Connection::ReadLoop() {
         std::span<const uint8_t>(in.data.data() + in.begin, protocol::kFrameSizeBytes),
         options_.max_frame_size);
     if (!size.ok()) {
-      CloseOnStrand(absl::StrCat("bad frame size: ", size.status().message()));
+      CloseOnExecutor(absl::StrCat("bad frame size: ", size.status().message()));
       co_return;
     }
     const size_t frame = protocol::kFrameSizeBytes + *size;
@@ -117,9 +117,12 @@ asio::awaitable<void> Connection::ReadLoop() {
     protocol::Reader r(payload);
     absl::StatusOr<protocol::RequestHeader> header = protocol::DecodeRequestHeader(r);
     if (!header.ok()) {
-      CloseOnStrand(absl::StrCat("unparsable request header: ", header.status().message()));
+      CloseOnExecutor(absl::StrCat("unparsable request header: ", header.status().message()));
       co_return;
     }
+    // Server::Stop counts the requests handed over once this thread has run
+    // past its StopReading: none may follow.
+    if (stop_reading_) break;
     uint64_t seq = next_seq_++;
     slots_.emplace_back();
     ++pending_;
@@ -127,7 +130,7 @@ asio::awaitable<void> Connection::ReadLoop() {
     // in Fill, on this coroutine.
     Request request{*std::move(header), payload.subspan(r.offset()), peer_, principal_};
     handler_->Handle(request, [self, seq](absl::StatusOr<Response> response) {
-      asio::post(self->strand_, [self, seq, response = std::move(response)]() mutable {
+      asio::post(self->executor_, [self, seq, response = std::move(response)]() mutable {
         self->Complete(seq, std::move(response));
       });
     });
@@ -136,7 +139,7 @@ asio::awaitable<void> Connection::ReadLoop() {
   // client that half-closed gets its answers first).
   // Once the writer has sent what is queued it closes the connection.
   stop_reading_ = true;
-  if (slots_.empty()) CloseOnStrand("");
+  if (slots_.empty()) CloseOnExecutor("");
 }
 
 asio::awaitable<bool> Connection::Fill(size_t want, asio::error_code& ec) {
@@ -160,14 +163,14 @@ asio::awaitable<bool> Connection::Fill(size_t want, asio::error_code& ec) {
 void Connection::Complete(uint64_t seq, absl::StatusOr<Response> response) {
   if (closed_ || seq < first_seq_) return;
   if (!response.ok()) {
-    CloseOnStrand(std::string(response.status().message()));
+    CloseOnExecutor(std::string(response.status().message()));
     return;
   }
   slots_[seq - first_seq_].response = *std::move(response);
   if (!writing_) {
     writing_ = true;
     auto self = shared_from_this();
-    asio::co_spawn(strand_, [self]() { return self->WriteLoop(); }, asio::detached);
+    asio::co_spawn(executor_, [self]() { return self->WriteLoop(); }, asio::detached);
   }
 }
 
@@ -212,7 +215,7 @@ asio::awaitable<void> Connection::WriteLoop() {
     }
     if (closed_) co_return;
     if (ec) {
-      CloseOnStrand(absl::StrCat("write failed: ", ec.message()));
+      CloseOnExecutor(absl::StrCat("write failed: ", ec.message()));
       co_return;
     }
     options_.stats->bytes_out.fetch_add(static_cast<int64_t>(bytes), std::memory_order_relaxed);
@@ -220,7 +223,7 @@ asio::awaitable<void> Connection::WriteLoop() {
     last_activity_ = std::chrono::steady_clock::now();
   }
   writing_ = false;
-  if (!closed_ && slots_.empty() && stop_reading_) CloseOnStrand("");
+  if (!closed_ && slots_.empty() && stop_reading_) CloseOnExecutor("");
 }
 
 asio::awaitable<bool> Connection::WriteFileRange(const FileRange& range) {
@@ -238,14 +241,14 @@ asio::awaitable<bool> Connection::WriteFileRange(const FileRange& range) {
       co_await socket_.async_wait(tcp::socket::wait_write,
                                   asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
-        CloseOnStrand(absl::StrCat("write failed: ", ec.message()));
+        CloseOnExecutor(absl::StrCat("write failed: ", ec.message()));
         co_return false;
       }
       continue;
     }
     // n == 0: the file is shorter than the range (truncated under us); the
     // frame size already went out, so the connection cannot continue.
-    CloseOnStrand(n == 0 ? std::string("segment file shorter than the fetched range")
+    CloseOnExecutor(n == 0 ? std::string("segment file shorter than the fetched range")
                          : absl::StrCat("sendfile failed: ", std::strerror(errno)));
     co_return false;
   }
@@ -261,7 +264,7 @@ asio::awaitable<void> Connection::IdleWatchdog() {
     co_await idle_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (closed_) co_return;
     if (slots_.empty() && std::chrono::steady_clock::now() >= last_activity_ + idle) {
-      CloseOnStrand("idle for connections.max.idle.ms");
+      CloseOnExecutor("idle for connections.max.idle.ms");
       co_return;
     }
     if (std::chrono::steady_clock::now() >= last_activity_ + idle) {

@@ -6,8 +6,10 @@
 // whatever order the handlers finish in. Record data in FileRange chunks
 // goes out with sendfile(2).
 //
-// Threads: all state is touched on the connection's strand; handlers'
-// completions may run on any thread and post back to it.
+// Threads: all state is touched on the connection's executor, an
+// io_context that exactly one I/O thread runs (an implicit strand: see
+// server.cc); handlers' completions may run on any thread and post back to
+// it.
 #pragma once
 
 #include <atomic>
@@ -62,6 +64,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool Drained() const { return pending_.load() == 0; }
   // Thread-safe. Closes the socket; `why` goes into the log line.
   void Close(const std::string& why);
+  // Closes the socket now, on the calling thread. Only once no thread runs
+  // the connection's io_context (Server::Stop after joining the I/O
+  // threads): then the caller is the only one touching its state.
+  void CloseStopped(const std::string& why) { CloseOnExecutor(why); }
 
  private:
   struct Slot {
@@ -82,19 +88,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<void> WriteLoop();
   asio::awaitable<void> IdleWatchdog();
   asio::awaitable<bool> WriteFileRange(const FileRange& range);
-  // On the strand.
+  // On the executor.
   void Complete(uint64_t seq, absl::StatusOr<Response> response);
-  void CloseOnStrand(const std::string& why);
+  void CloseOnExecutor(const std::string& why);
 
   asio::ip::tcp::socket socket_;
-  asio::strand<asio::any_io_executor> strand_;
+  // The socket's io_context's executor. One thread runs that context, so
+  // handlers posted here never run concurrently: no strand needed (a
+  // strand would add a mutex per handler for nothing).
+  asio::any_io_executor executor_;
   const ConnectionOptions options_;
   RequestHandler* const handler_;
   ConnectionRegistry* const registry_;
   std::string peer_;
   std::string principal_ = "User:ANONYMOUS";  // until SASL exists
 
-  // Strand state.
+  // Executor state.
   ReadBuffer read_buffer_;  // the reader's only
   std::deque<Slot> slots_;   // slots_[0] is request number first_seq_
   uint64_t first_seq_ = 0;

@@ -1,6 +1,11 @@
-// The Asio side of net::Server: an acceptor coroutine and, per connection, a
-// reader coroutine, a writer coroutine and an idle watchdog, all on the
-// connection's strand so its state needs no lock.
+// The Asio side of net::Server: one io_context per I/O thread (Asio's
+// io_context-per-thread pattern, as in Redpanda's shard-per-core). An
+// acceptor coroutine hands each new socket to the next context round-robin,
+// and everything that connection does (reads, handler calls, writes, its
+// idle watchdog) runs on that context's one thread: no hop between threads
+// and no cache lines moving between cores per request. One thread per
+// context makes the context's executor an implicit strand, so a
+// connection's state needs no lock.
 #include "net/server.h"
 
 #include <pthread.h>
@@ -13,6 +18,9 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -47,28 +55,43 @@ using asio::ip::tcp;
 class ServerImpl : public Server, public ConnectionRegistry {
  public:
   ServerImpl(ServerOptions options, RequestHandler* handler)
-      : options_(std::move(options)), handler_(handler), acceptor_(ctx_) {}
+      : options_(std::move(options)), handler_(handler) {
+    const int n = options_.io_threads > 0
+                      ? options_.io_threads
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (int i = 0; i < n; ++i) {
+      // Concurrency hint 1: exactly one thread runs each context (other
+      // threads only post to it), so Asio can skip waking idle peers.
+      contexts_.push_back(std::make_unique<asio::io_context>(1));
+      work_.push_back(asio::make_work_guard(*contexts_.back()));
+    }
+    acceptor_.emplace(*contexts_[0]);
+  }
 
-  ~ServerImpl() override { Stop(absl::Seconds(1)); }
+  ~ServerImpl() override {
+    Stop(absl::Seconds(1));
+    // The acceptor belongs to contexts_[0]: it goes before the contexts.
+    acceptor_.reset();
+  }
 
   absl::Status Listen() {
     asio::error_code ec;
-    tcp::resolver resolver(ctx_);
+    tcp::resolver resolver(*contexts_[0]);
     auto results = resolver.resolve(options_.host, std::to_string(options_.port), ec);
     if (ec || results.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("cannot resolve listen address ", options_.host, ": ", ec.message()));
     }
     tcp::endpoint ep = results.begin()->endpoint();
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(ep, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    acceptor_->open(ep.protocol(), ec);
+    if (!ec) acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(ep, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.host, ":",
                                                  options_.port, ": ", ec.message()));
     }
-    port_ = acceptor_.local_endpoint().port();
+    port_ = acceptor_->local_endpoint().port();
     return absl::OkStatus();
   }
 
@@ -85,14 +108,11 @@ class ServerImpl : public Server, public ConnectionRegistry {
   }
 
   void Run() {
-    asio::co_spawn(ctx_, Accept(), asio::detached);
-    int n = options_.io_threads > 0
-                ? options_.io_threads
-                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    for (int i = 0; i < n; ++i) {
-      threads_.emplace_back([this] {
+    asio::co_spawn(*contexts_[0], Accept(), asio::detached);
+    for (auto& ctx : contexts_) {
+      threads_.emplace_back([ctx = ctx.get()] {
         BlockSigpipe();
-        ctx_.run();
+        ctx->run();
       });
     }
   }
@@ -101,26 +121,47 @@ class ServerImpl : public Server, public ConnectionRegistry {
   const ServerOptions& options() const { return options_; }
   const ServerStats& stats() const override { return stats_; }
 
+  // 1. The acceptor closes on its own thread; Stop waits for that, so no
+  //    connection is accepted after the snapshot in 2.
+  // 2. Every connection stops reading. Once each I/O thread has run a
+  //    barrier posted after that, no request is handed to a handler any
+  //    more, so the connections' pending counts are complete. Each
+  //    connection that has answered all it read closes itself on its
+  //    thread; Stop waits for the rest up to `timeout`.
+  // 3. The I/O threads stop and are joined. No thread runs a connection's
+  //    executor any more, so this thread may touch connection state: it
+  //    closes the sockets still open (requests parked past the timeout).
+  //    Every socket is closed when Stop returns, not when the server is
+  //    destroyed; answers still to come are posted to stopped contexts and
+  //    dropped with them.
+  // The waits in 1 and 2 end at the deadline: handlers must not block, so
+  // the posts run at once unless a thread is wedged, and then the join
+  // waits for it anyway.
   void Stop(absl::Duration timeout) override {
     if (stopped_.exchange(true)) return;
-    asio::post(ctx_, [this] {
-      asio::error_code ec;
-      acceptor_.close(ec);
-    });
-    std::vector<std::shared_ptr<Connection>> conns;
-    {
-      absl::MutexLock l(&mu_);
-      for (const auto& c : connections_) conns.push_back(c);
+    const absl::Time deadline = absl::Now() + timeout;
+    const bool running = !threads_.empty();
+    if (running) {
+      RunOnEachContext({contexts_[0].get()}, [this] {
+        asio::error_code ec;
+        acceptor_->close(ec);
+      }, deadline);
     }
+    std::vector<std::shared_ptr<Connection>> conns = Snapshot();
     for (auto& c : conns) c->StopReading();
-    absl::Time deadline = absl::Now() + timeout;
-    for (auto& c : conns) {
-      while (!c->Drained() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
-      c->Close("broker shutting down");
-    }
-    ctx_.stop();
+    if (running) RunOnEachContext(AllContexts(), [] {}, deadline);
+    auto all_drained = [&conns] {
+      return std::all_of(conns.begin(), conns.end(),
+                         [](const auto& c) { return c->Drained(); });
+    };
+    while (!all_drained() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(2));
+    for (auto& ctx : contexts_) ctx->stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
+    // Again, on this thread now: the wait in 1 may have ended first.
+    asio::error_code ec;
+    acceptor_->close(ec);
+    for (auto& c : Snapshot()) c->CloseStopped("broker shutting down");
     absl::MutexLock l(&mu_);
     connections_.clear();
   }
@@ -136,16 +177,59 @@ class ServerImpl : public Server, public ConnectionRegistry {
   }
 
  private:
+  std::vector<std::shared_ptr<Connection>> Snapshot() {
+    absl::MutexLock l(&mu_);
+    return connections_;
+  }
+
+  std::vector<asio::io_context*> AllContexts() const {
+    std::vector<asio::io_context*> all;
+    for (const auto& ctx : contexts_) all.push_back(ctx.get());
+    return all;
+  }
+
+  // Posts `fn` to each of `contexts` and waits until all have run it, or
+  // until `deadline`. The state the posts share outlives a timed-out wait.
+  static void RunOnEachContext(const std::vector<asio::io_context*>& contexts,
+                               std::function<void()> fn, absl::Time deadline) {
+    struct Countdown {
+      absl::Mutex mu;
+      size_t left ABSL_GUARDED_BY(mu);
+    };
+    auto countdown = std::make_shared<Countdown>();
+    {
+      absl::MutexLock l(&countdown->mu);
+      countdown->left = contexts.size();
+    }
+    for (asio::io_context* ctx : contexts) {
+      asio::post(*ctx, [countdown, fn] {
+        fn();
+        absl::MutexLock l(&countdown->mu);
+        --countdown->left;
+      });
+    }
+    absl::MutexLock l(&countdown->mu);
+    countdown->mu.AwaitWithDeadline(
+        absl::Condition(+[](size_t* left) { return *left == 0; }, &countdown->left), deadline);
+  }
+
+  // On contexts_[0]'s thread.
   asio::awaitable<void> Accept() {
+    size_t next = 0;
     while (!stopped_) {
       asio::error_code ec;
-      tcp::socket socket = co_await acceptor_.async_accept(
-          asio::redirect_error(asio::use_awaitable, ec));
+      asio::io_context& target = *contexts_[next];
+      tcp::socket socket = co_await acceptor_->async_accept(
+          target, asio::redirect_error(asio::use_awaitable, ec));
+      // An accept that completed before Stop closed the acceptor may resume
+      // after Stop took its snapshot of connections: drop it.
+      if (stopped_) co_return;
       if (ec) {
-        if (ec == asio::error::operation_aborted || stopped_) co_return;
+        if (ec == asio::error::operation_aborted) co_return;
         RUNNEL_LOG(kWarn, "accept failed", {{"error", ec.message()}});
         continue;
       }
+      next = (next + 1) % contexts_.size();
       socket.set_option(tcp::no_delay(true), ec);
       auto conn = std::make_shared<Connection>(std::move(socket), ConnectionOptions{
           options_.max_frame_size, options_.idle_timeout, &stats_}, handler_, this);
@@ -161,8 +245,12 @@ class ServerImpl : public Server, public ConnectionRegistry {
 
   const ServerOptions options_;
   RequestHandler* const handler_;
-  asio::io_context ctx_;
-  tcp::acceptor acceptor_;
+  // One per I/O thread; threads_[i] runs contexts_[i]. A connection's
+  // socket and timers live in its context, so connections must be gone
+  // before the contexts are (see ~ServerImpl and Broker::Stop).
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::optional<tcp::acceptor> acceptor_;  // on contexts_[0]
   uint16_t port_ = 0;
   ServerStats stats_;
   std::atomic<bool> stopped_{false};

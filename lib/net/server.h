@@ -14,8 +14,13 @@
 // size above max_frame_size or below zero, an undecodable request header, a
 // handler answering with a non-OK status. Other connections are unaffected.
 //
-// Threads: the server owns `io_threads` I/O threads. Start and Stop from any
-// one thread; port() from any. The handler must outlive the server.
+// Threads: the server owns `io_threads` I/O threads, each running its own
+// io_context; a connection is given to one of them (round-robin) when
+// accepted, and its reads, handler calls and writes all run on that thread.
+// Start and Stop from any one thread; port() from any. The handler must
+// outlive the server, and every `respond` callback (each holds its
+// connection, whose socket lives in the server's io_contexts) must be
+// destroyed before the server is.
 #pragma once
 
 #include <atomic>
@@ -35,7 +40,9 @@ namespace runnel::net {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 9092;  // 0: any free port (see Server::port())
-  // I/O threads. 0: one per core. Handlers run on them and must not block.
+  // I/O threads, each with its own io_context. 0: one per core. Handlers
+  // run on them and must not block (a blocked handler stalls every
+  // connection on its thread).
   int io_threads = 0;
   // socket.request.max.bytes: larger frames close the connection before
   // anything is allocated for them.
@@ -72,7 +79,9 @@ class Server {
   virtual const ServerStats& stats() const = 0;
 
   // Stops accepting and reading, lets requests already read be answered for
-  // up to `timeout`, then closes every connection and joins the threads.
+  // up to `timeout`, then joins the threads and closes every connection
+  // still open: when Stop returns, every socket is closed (clients see EOF)
+  // though the server object lives on. Answers that come later are dropped.
   virtual void Stop(absl::Duration timeout) = 0;
 };
 
