@@ -195,6 +195,17 @@ struct ConsumerMetrics {
   std::map<TopicPartition, int64_t> lag;
 };
 
+// The partition a Poll error is about when it ends nothing (an assigned
+// partition that does not exist: Poll again); nullopt for any other status.
+//
+//   auto batch = consumer->Poll(absl::Milliseconds(500));
+//   if (!batch.ok() && runnel::PollErrorPartition(batch.status())) {
+//     LogWarning(batch.status());  // and go on polling
+//   } else if (!batch.ok()) {
+//     return batch.status();
+//   }
+std::optional<TopicPartition> PollErrorPartition(const absl::Status& status);
+
 class Consumer {
  public:
   static absl::StatusOr<std::unique_ptr<Consumer>> Create(const ConsumerOptions& options);
@@ -216,9 +227,14 @@ class Consumer {
 
   // Returns up to max_poll_records prefetched records, waiting up to
   // `timeout` for the first; empty when none came. Runs the rebalance
-  // listener. Errors: a partition without a start offset under
-  // OffsetReset::kNone (OutOfRange), a fatal group error (fenced static
-  // member: FailedPrecondition), or a closed consumer.
+  // listener. Errors that end the consumer: a partition without a start
+  // offset under OffsetReset::kNone (OutOfRange), a fatal group error
+  // (fenced static member: FailedPrecondition), or a closed consumer.
+  // One that does not: an assigned partition that does not exist
+  // (UNKNOWN_TOPIC_OR_PARTITION, as librdkafka's consumer error event) is
+  // reported by one Poll, once; PollErrorPartition names it. The consumer
+  // keeps checking for it (it may be created) and the next Poll returns the
+  // other partitions' records.
   virtual absl::StatusOr<std::vector<ConsumerRecord>> Poll(absl::Duration timeout) = 0;
 
   // Commits the positions of every assigned partition (what Poll returned),

@@ -5,9 +5,11 @@
 #include <future>
 #include <utility>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "client/consumer_impl.h"
 #include "absl/time/clock.h"
+#include "client/consumer_impl.h"
 #include "runnel/common/status_macros.h"
 #include "runnel/protocol/error_code.h"
 
@@ -25,6 +27,41 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions
   return std::unique_ptr<Consumer>(new client::ConsumerImpl(
       options, std::move(core), std::move(group_core), std::move(assignors)));
 }
+
+namespace {
+// Where a Poll error about one partition keeps the partition ("7:orders").
+constexpr char kPartitionPayloadUrl[] = "type.runnel.dev/runnel.PollErrorPartition";
+}  // namespace
+
+std::optional<TopicPartition> PollErrorPartition(const absl::Status& status) {
+  auto payload = status.GetPayload(kPartitionPayloadUrl);  // absl::optional in this Abseil
+  if (!payload.has_value()) return std::nullopt;
+  const std::string text(*payload);
+  const size_t colon = text.find(':');
+  TopicPartition tp;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(text.substr(0, colon), &tp.partition)) {
+    return std::nullopt;
+  }
+  tp.topic = text.substr(colon + 1);
+  return tp;
+}
+
+namespace client {
+namespace {
+
+// Poll's report of an assigned partition that does not exist.
+absl::Status MissingPartitionError(const TopicPartition& tp) {
+  absl::Status s = protocol::ErrorCodeToStatus(
+      protocol::ErrorCode::kUnknownTopicOrPartition,
+      absl::StrCat("assigned partition ", tp.topic, "-", tp.partition,
+                   " does not exist (retried; the other partitions go on)"));
+  s.SetPayload(kPartitionPayloadUrl, absl::Cord(absl::StrCat(tp.partition, ":", tp.topic)));
+  return s;
+}
+
+}  // namespace
+}  // namespace client
 
 }  // namespace runnel
 
@@ -61,7 +98,10 @@ ConsumerImpl::ConsumerImpl(const ConsumerOptions& options, std::unique_ptr<Clien
       group_core_(std::move(group_core)),
       assignors_(std::move(assignors)) {
   metadata_listener_ = core_->AddMetadataListener(
-      [this](const std::shared_ptr<const ClusterMetadata>& md) { OnMetadata(md); });
+      [this](const std::shared_ptr<const ClusterMetadata>& md) {
+        OnMetadata(md);
+        WatchMissingPartitions(*md);
+      });
   if (options_.enable_auto_commit && !options_.group_id.empty()) ScheduleAutoCommit();
 }
 
@@ -177,6 +217,10 @@ void ConsumerImpl::SetAssignment(const std::vector<TopicPartition>& tps) {
   }
   queued_bytes_ = 0;
   for (const auto& [tp, ps] : next) queued_bytes_ += ps.buffered_bytes;
+  // A missing partition assigned again later is a new case, reported again.
+  for (auto it = missing_.begin(); it != missing_.end();) {
+    it = next.count(it->first) ? std::next(it) : missing_.erase(it);
+  }
   assigned_ = std::move(next);
 }
 
@@ -191,6 +235,9 @@ absl::Status ConsumerImpl::Assign(const std::vector<TopicPartition>& partitions)
     SetAssignment(partitions);
     for (const auto& tp : partitions) topics.push_back(tp.topic);
   }
+  // Partitions the metadata already says do not exist are parked before
+  // InitPositions would look them up.
+  WatchMissingPartitions(*core_->metadata());
   core_->AddTopics(topics);
   core_->Post([this] { InitPositions(); });
   PumpSoon();
@@ -207,6 +254,7 @@ std::vector<TopicPartition> ConsumerImpl::Assignment() const {
 absl::StatusOr<std::vector<ConsumerRecord>> ConsumerImpl::Poll(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   std::vector<ConsumerRecord> out;
+  absl::Status partition_error;  // one missing partition's report
   bool rejoin = false;
   mu_.Lock();
   last_poll_ = absl::Now();
@@ -234,6 +282,16 @@ absl::StatusOr<std::vector<ConsumerRecord>> ConsumerImpl::Poll(absl::Duration ti
       mu_.Lock();
       continue;
     }
+    // An assigned partition that does not exist, once (still missing and
+    // assigned): this Poll returns nothing else, the records wait for the
+    // next.
+    if (!missing_to_report_.empty()) {
+      TopicPartition tp = std::move(missing_to_report_.front());
+      missing_to_report_.pop_front();
+      if (missing_.count(tp) == 0 || assigned_.count(tp) == 0) continue;
+      partition_error = MissingPartitionError(tp);
+      break;
+    }
     // Round robin over partitions with records, so none starves.
     const size_t n = assigned_.size();
     auto it = assigned_.begin();
@@ -256,7 +314,9 @@ absl::StatusOr<std::vector<ConsumerRecord>> ConsumerImpl::Poll(absl::Duration ti
     if (!out.empty() || absl::Now() >= deadline) break;
     cv_.WaitWithDeadline(&mu_, deadline);
   }
-  absl::Status status = closed_ ? absl::FailedPreconditionError("the consumer is closed") : fatal_;
+  absl::Status status = closed_       ? absl::FailedPreconditionError("the consumer is closed")
+                        : !fatal_.ok() ? fatal_
+                                       : partition_error;
   mu_.Unlock();
   if (rejoin) RequestRejoin();
   if (!status.ok()) return status;
@@ -398,6 +458,8 @@ absl::Status ConsumerImpl::SeekToListedOffset(const std::vector<TopicPartition>&
       if (it == assigned_.end()) continue;  // as Kafka: unassigned ones are ignored
       SetPosition(it->second, -1);
       it->second.reset_to = timestamp;
+      // One that does not exist stays parked: reset once it appears.
+      if (Watched(tp)) it->second.resetting = true;
     }
   }
   // The position is unknown until the I/O thread's ListOffsets answers.

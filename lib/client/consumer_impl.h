@@ -2,7 +2,8 @@
 //   consumer.cc          the public calls (Poll, Seek, Pause, Close, ...)
 //   consumer_group.cc    the classic group protocol on the I/O thread
 //   consumer_fetch.cc    fetching and offset resets on the I/O thread
-//   consumer_offsets.cc  OffsetCommit / OffsetFetch / ListOffsets
+//   consumer_offsets.cc  OffsetCommit / OffsetFetch / ListOffsets, and the
+//                        watch over assigned partitions that do not exist
 //   consumer_options.cc  ConsumerOptions from Kafka property names
 //
 // Threads and state. Everything mutable lives under mu_: the user's thread
@@ -50,6 +51,10 @@ inline int64_t RecordBytes(const ConsumerRecord& r) {
   for (const auto& [k, v] : r.headers) n += static_cast<int64_t>(k.size() + (v ? v->size() : 0));
   return n;
 }
+
+// How often an assigned partition that does not exist is warned about
+// after the first warning (its lookup is retried once a second).
+inline constexpr absl::Duration kMissingPartitionWarnInterval = absl::Seconds(30);
 
 // One partition's records of a fetch answer, decoded bit by bit
 // (consumer_fetch.cc).
@@ -111,6 +116,13 @@ class ConsumerImpl final : public Consumer {
     int64_t log_start_offset = -1;
     int64_t end_offset = -1;  // high watermark, or last stable offset (read_committed)
     absl::Time watermarks_at = absl::InfinitePast();
+  };
+  // An assigned partition the metadata says does not exist, from the first
+  // snapshot that said so until one lists it (or it is unassigned).
+  struct MissingPartition {
+    absl::Time since;
+    absl::Time warned;    // the latest warning
+    int64_t retries = 0;  // metadata refreshes asked for it since `since`
   };
   enum class EventKind { kAssigned, kRevoked, kLost };
   struct Event {
@@ -196,6 +208,28 @@ class ConsumerImpl final : public Consumer {
                        absl::AnyInvocable<void(absl::StatusOr<
                                                std::map<TopicPartition, std::optional<int64_t>>>)>
                            done);
+  // Assigned partitions that do not exist (any thread). A partition
+  // without a position that the metadata (each snapshot, and at Assign)
+  // or an OffsetFetch answer says does not exist is watched: warned about
+  // once (WarnMissing), queued once for Poll to report, and parked
+  // (`resetting` held, so InitPositions passes it by); a lookup in flight
+  // for it is hidden from its callback (AnswerLookup) and parked when it
+  // answers. Once a second a tick refreshes the metadata (the retry) and
+  // warns again every kMissingPartitionWarnInterval with the retries so
+  // far. A snapshot that lists it unparks it, logs it at info and looks its
+  // position up.
+  void WatchMissingPartitions(const ClusterMetadata& md);
+  void MissingPartitionsTick();
+  bool Watched(const TopicPartition& tp) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Starts watching `tp`; false if it was already.
+  bool NoteMissing(const TopicPartition& tp, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The first warning; starts the tick.
+  void WarnMissing(const TopicPartition& tp) ABSL_LOCKS_EXCLUDED(mu_);
+  void ParkWatched(const std::vector<TopicPartition>& tps) ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs `answer` (InitPositions' callback for `tps`) with the watched ones
+  // not `resetting`, which it skips, then parks them again.
+  void AnswerLookup(const std::vector<TopicPartition>& tps, absl::AnyInvocable<void()> answer)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Close's commit (user thread): SendCommit again after a retriable error
   // (a rebalance, a moving coordinator, a lost connection, a generation a
   // join under way is replacing) until it succeeds or `deadline` passes.
@@ -242,6 +276,11 @@ class ConsumerImpl final : public Consumer {
   // given them before the commit lands (consumer_group.cc).
   std::map<TopicPartition, int64_t> unreleased_ ABSL_GUARDED_BY(mu_);
   std::deque<Event> events_ ABSL_GUARDED_BY(mu_);
+  std::map<TopicPartition, MissingPartition> missing_ ABSL_GUARDED_BY(mu_);
+  // Missing partitions Poll has still to report, once each.
+  std::deque<TopicPartition> missing_to_report_ ABSL_GUARDED_BY(mu_);
+  bool missing_tick_scheduled_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time missing_refreshed_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<int32_t> fetching_nodes_ ABSL_GUARDED_BY(mu_);
   bool pump_scheduled_ ABSL_GUARDED_BY(mu_) = false;

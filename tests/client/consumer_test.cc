@@ -8,7 +8,15 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "runnel/admin.h"
+#include "runnel/client_log.h"
+#include "runnel/protocol/error_code.h"
 
 #include "tests/broker/broker_fixture.h"
 #include "tests/client/consumer_util.h"
@@ -355,30 +363,114 @@ TEST_CASE("WatermarkOffsets answers while the broker holds a fetch", "[consumer]
   CHECK(c->Close(absl::Seconds(5)).ok());
 }
 
+// Issue 5. Warn and info lines a consumer logged about one partition,
+// collected by its log sink (on the client's threads).
+class PartitionLog {
+ public:
+  explicit PartitionLog(TopicPartition tp) : tp_(std::move(tp)) {}
+  void Attach(ConsumerOptions& o) {
+    o.client.log_level = ClientLogLevel::kInfo;
+    o.client.log_sink = [this](const ClientLogLine& line) {
+      std::string topic, partition, retries;
+      for (const auto& f : line.fields) {
+        if (f.key == "topic") topic = f.value;
+        if (f.key == "partition") partition = f.value;
+        if (f.key == "retries") retries = f.value;
+      }
+      if (topic != tp_.topic || partition != std::to_string(tp_.partition)) return;
+      std::lock_guard<std::mutex> l(mu_);
+      lines_.push_back({line.level, std::string(line.message), retries});
+    };
+  }
+  struct Line {
+    ClientLogLevel level;
+    std::string message;
+    std::string retries;
+  };
+  std::vector<Line> Lines(ClientLogLevel level) {
+    std::lock_guard<std::mutex> l(mu_);
+    std::vector<Line> out;
+    for (const auto& line : lines_) {
+      if (line.level == level) out.push_back(line);
+    }
+    return out;
+  }
+
+ private:
+  const TopicPartition tp_;
+  std::mutex mu_;
+  std::vector<Line> lines_;
+};
+
+// Polls for `duration` (at least until `n` records came, up to `max`):
+// the records, and the errors Poll reported about one partition. An error
+// that ends the consumer fails the test.
+struct Polled {
+  std::vector<ConsumerRecord> records;
+  std::vector<absl::Status> partition_errors;
+  absl::Duration until_n = absl::InfiniteDuration();  // when the n-th record came
+};
+Polled PollFor(Consumer& c, size_t n, absl::Duration duration, absl::Duration max) {
+  Polled out;
+  const absl::Time start = absl::Now();
+  while (absl::Now() - start < max &&
+         (out.records.size() < n || absl::Now() - start < duration)) {
+    auto batch = c.Poll(absl::Milliseconds(100));
+    if (!batch.ok()) {
+      INFO(batch.status().ToString());
+      REQUIRE(PollErrorPartition(batch.status()).has_value());
+      out.partition_errors.push_back(batch.status());
+      continue;
+    }
+    for (auto& r : *batch) out.records.push_back(std::move(r));
+    if (out.records.size() >= n && out.until_n == absl::InfiniteDuration()) {
+      out.until_n = absl::Now() - start;
+    }
+  }
+  return out;
+}
+
+// Poll reported `missing` exactly once, as UNKNOWN_TOPIC_OR_PARTITION.
+void CheckReportedOnce(const Polled& polled, const TopicPartition& missing) {
+  REQUIRE(polled.partition_errors.size() == 1);
+  const absl::Status& e = polled.partition_errors.front();
+  INFO(e.ToString());
+  CHECK(protocol::ErrorCodeFromStatus(e) == protocol::ErrorCode::kUnknownTopicOrPartition);
+  auto tp = PollErrorPartition(e);
+  REQUIRE(tp.has_value());
+  CHECK(*tp == missing);
+  CHECK(!PollErrorPartition(absl::UnavailableError("x")).has_value());
+}
+
 // Issue 5: a manually assigned partition that does not exist (7 of a
 // one-partition topic) must not keep the real one from getting a position;
-// it is only retried. Without a group (ListOffsets for auto.offset.reset)
-// and with one (OffsetFetch first). The budget is under request.timeout.ms
-// (5 s), the time a lookup for the missing partition waits for a leader.
+// it is only retried (once a second), warned about once in the 8 s watched
+// here (then every 30 s), and reported by one Poll. Without a group
+// (ListOffsets for auto.offset.reset) and with one (OffsetFetch first).
+// The records' budget is under request.timeout.ms (5 s), the time a lookup
+// for the missing partition waits for a leader.
 TEST_CASE("a partition that does not exist does not block the others", "[consumer]") {
   broker::testing::BrokerFixture broker;
   const std::string bootstrap = broker.broker().bootstrap_address();
   ProduceNumbered(bootstrap, "one", 10, 1);
   for (const char* group : {"", "g-missing"}) {
     DYNAMIC_SECTION("group '" << group << "'") {
+      const TopicPartition real{"one", 0}, missing{"one", 7};
+      PartitionLog log(missing);
       auto o = QuickConsumerOptions(bootstrap, group);
       o.enable_auto_commit = false;
+      log.Attach(o);
       auto c = MakeConsumer(o);
-      const TopicPartition real{"one", 0}, missing{"one", 7};
       REQUIRE(c->Assign({real, missing}).ok());
-      const absl::Time start = absl::Now();
-      auto got = PollN(*c, 10, absl::Seconds(4));
-      REQUIRE(got.size() == 10);
-      CHECK(absl::Now() - start < absl::Seconds(4));
-      for (size_t i = 0; i < got.size(); ++i) {
-        CHECK(got[i].partition == 0);
-        CHECK(got[i].offset == static_cast<int64_t>(i));
+      Polled got = PollFor(*c, 10, absl::Seconds(8), absl::Seconds(10));
+      REQUIRE(got.records.size() == 10);
+      CHECK(got.until_n < absl::Seconds(4));
+      for (size_t i = 0; i < got.records.size(); ++i) {
+        CHECK(got.records[i].partition == 0);
+        CHECK(got.records[i].offset == static_cast<int64_t>(i));
       }
+      CheckReportedOnce(got, missing);
+      CHECK(log.Lines(ClientLogLevel::kWarn).size() == 1);
       auto pos = c->Position(real, absl::Seconds(1));
       REQUIRE(pos.ok());
       CHECK(*pos == 10);
@@ -396,16 +488,69 @@ TEST_CASE("a partition that does not exist does not block the others: mock clust
   ProduceNumbered(mock.bootstraps(), "one", 10, 1);
   for (const char* group : {"", "g-missing"}) {
     DYNAMIC_SECTION("group '" << group << "'") {
+      const TopicPartition missing{"one", 7};
+      PartitionLog log(missing);
       auto o = QuickConsumerOptions(mock.bootstraps(), group);
       o.enable_auto_commit = false;
+      log.Attach(o);
       auto c = MakeConsumer(o);
-      REQUIRE(c->Assign({{"one", 0}, {"one", 7}}).ok());
-      auto got = PollN(*c, 10, absl::Seconds(4));
-      REQUIRE(got.size() == 10);
-      for (const auto& r : got) CHECK(r.partition == 0);
+      REQUIRE(c->Assign({{"one", 0}, missing}).ok());
+      Polled got = PollFor(*c, 10, absl::Seconds(8), absl::Seconds(10));
+      REQUIRE(got.records.size() == 10);
+      CHECK(got.until_n < absl::Seconds(4));
+      for (const auto& r : got.records) CHECK(r.partition == 0);
+      CheckReportedOnce(got, missing);
+      CHECK(log.Lines(ClientLogLevel::kWarn).size() == 1);
       CHECK(c->Close(absl::Seconds(5)).ok());
     }
   }
+}
+
+// A missing assigned partition that is then created (CreatePartitions) is
+// logged at info with the retries it took, and delivers from its start.
+TEST_CASE("an assigned partition that does not exist yet delivers once created",
+          "[consumer]") {
+  broker::testing::BrokerFixture broker;
+  const std::string bootstrap = broker.broker().bootstrap_address();
+  ProduceNumbered(bootstrap, "grow", 2, 1);
+  const TopicPartition missing{"grow", 2};
+  PartitionLog log(missing);
+  auto o = QuickConsumerOptions(bootstrap, "");
+  o.enable_auto_commit = false;
+  log.Attach(o);
+  auto c = MakeConsumer(o);
+  REQUIRE(c->Assign({{"grow", 0}, missing}).ok());
+  Polled before = PollFor(*c, 2, absl::Seconds(2), absl::Seconds(10));
+  REQUIRE(before.records.size() == 2);
+  CheckReportedOnce(before, missing);
+  CHECK(log.Lines(ClientLogLevel::kInfo).empty());
+
+  AdminOptions ao;
+  ao.client.bootstrap_servers = bootstrap;
+  auto admin = Admin::Create(ao);
+  REQUIRE(admin.ok());
+  auto grown = (*admin)->CreatePartitions({{"grow", 3}});
+  INFO(grown.status().ToString());
+  REQUIRE(grown.ok());
+  REQUIRE(grown->size() == 1);
+  INFO(grown->front().status.ToString());
+  REQUIRE(grown->front().status.ok());
+  ProduceNumbered(bootstrap, "grow", 6, 3, "none", 100);  // 101 and 104 to partition 2
+
+  Polled after = PollFor(*c, 4, absl::Seconds(0), absl::Seconds(10));
+  CHECK(after.partition_errors.empty());
+  std::vector<int64_t> offsets_of_2;
+  for (const auto& r : after.records) {
+    if (r.partition == 2) offsets_of_2.push_back(r.offset);
+  }
+  CHECK(offsets_of_2 == std::vector<int64_t>{0, 1});
+  auto appeared = log.Lines(ClientLogLevel::kInfo);
+  REQUIRE(appeared.size() == 1);
+  CHECK(appeared.front().message == "assigned partition appeared");
+  int64_t retries = -1;
+  CHECK(absl::SimpleAtoi(appeared.front().retries, &retries));
+  CHECK(retries >= 1);
+  CHECK(c->Close(absl::Seconds(5)).ok());
 }
 
 }  // namespace
