@@ -23,6 +23,23 @@ bool NeedsMetadata(ErrorCode ec) {
          ec == ErrorCode::kLeaderNotAvailable;
 }
 
+// Writes an idempotent batch's producer id, epoch and base sequence into its
+// finished bytes, and the CRC that covers them, unless the bytes carry them
+// already (a retry that kept its sequence): the CRC is a pass over the
+// whole batch.
+void StampProducerState(ProducerBatch& b) {
+  uint8_t* p = b.bytes.data();
+  if (LoadBigEndian<int64_t>(p + kProducerIdOffset) == b.producer_id &&
+      LoadBigEndian<int16_t>(p + kProducerEpochOffset) == b.producer_epoch &&
+      LoadBigEndian<int32_t>(p + kBaseSequenceOffset) == b.base_sequence) {
+    return;
+  }
+  StoreBigEndian<int64_t>(p + kProducerIdOffset, b.producer_id);
+  StoreBigEndian<int16_t>(p + kProducerEpochOffset, b.producer_epoch);
+  StoreBigEndian<int32_t>(p + kBaseSequenceOffset, b.base_sequence);
+  StoreBigEndian<uint32_t>(p + kCrcOffset, ComputeBatchCrc(b.bytes));
+}
+
 }  // namespace
 
 void ProducerImpl::RunSender() {
@@ -206,13 +223,7 @@ void ProducerImpl::SendBatches(int32_t node, std::vector<std::unique_ptr<Produce
       b->bytes.assign(finished->begin(), finished->end());
       spent.push_back(std::move(b->builder));
     }
-    if (b->producer_id >= 0) {
-      uint8_t* p = b->bytes.data();
-      StoreBigEndian<int64_t>(p + kProducerIdOffset, b->producer_id);
-      StoreBigEndian<int16_t>(p + kProducerEpochOffset, b->producer_epoch);
-      StoreBigEndian<int32_t>(p + kBaseSequenceOffset, b->base_sequence);
-      StoreBigEndian<uint32_t>(p + kCrcOffset, ComputeBatchCrc(b->bytes));
-    }
+    if (b->producer_id >= 0) StampProducerState(*b);
     auto topic = std::find_if(req->topic_data.begin(), req->topic_data.end(),
                               [&](const auto& t) { return t.name == b->tp.topic; });
     if (topic == req->topic_data.end()) {
