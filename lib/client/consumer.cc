@@ -39,8 +39,7 @@ std::optional<TopicPartition> PollErrorPartition(const absl::Status& status) {
   const std::string text(*payload);
   const size_t colon = text.find(':');
   TopicPartition tp;
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(text.substr(0, colon), &tp.partition)) {
+  if (colon == std::string::npos || !absl::SimpleAtoi(text.substr(0, colon), &tp.partition)) {
     return std::nullopt;
   }
   tp.topic = text.substr(colon + 1);
@@ -97,8 +96,8 @@ ConsumerImpl::ConsumerImpl(const ConsumerOptions& options, std::unique_ptr<Clien
       core_(std::move(core)),
       group_core_(std::move(group_core)),
       assignors_(std::move(assignors)) {
-  metadata_listener_ = core_->AddMetadataListener(
-      [this](const std::shared_ptr<const ClusterMetadata>& md) {
+  metadata_listener_ =
+      core_->AddMetadataListener([this](const std::shared_ptr<const ClusterMetadata>& md) {
         OnMetadata(md);
         WatchMissingPartitions(*md);
       });
@@ -314,7 +313,7 @@ absl::StatusOr<std::vector<ConsumerRecord>> ConsumerImpl::Poll(absl::Duration ti
     if (!out.empty() || absl::Now() >= deadline) break;
     cv_.WaitWithDeadline(&mu_, deadline);
   }
-  absl::Status status = closed_       ? absl::FailedPreconditionError("the consumer is closed")
+  absl::Status status = closed_        ? absl::FailedPreconditionError("the consumer is closed")
                         : !fatal_.ok() ? fatal_
                                        : partition_error;
   mu_.Unlock();

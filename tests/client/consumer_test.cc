@@ -413,8 +413,7 @@ struct Polled {
 Polled PollFor(Consumer& c, size_t n, absl::Duration duration, absl::Duration max) {
   Polled out;
   const absl::Time start = absl::Now();
-  while (absl::Now() - start < max &&
-         (out.records.size() < n || absl::Now() - start < duration)) {
+  while (absl::Now() - start < max && (out.records.size() < n || absl::Now() - start < duration)) {
     auto batch = c.Poll(absl::Milliseconds(100));
     if (!batch.ok()) {
       INFO(batch.status().ToString());
@@ -508,8 +507,7 @@ TEST_CASE("a partition that does not exist does not block the others: mock clust
 
 // A missing assigned partition that is then created (CreatePartitions) is
 // logged at info with the retries it took, and delivers from its start.
-TEST_CASE("an assigned partition that does not exist yet delivers once created",
-          "[consumer]") {
+TEST_CASE("an assigned partition that does not exist yet delivers once created", "[consumer]") {
   broker::testing::BrokerFixture broker;
   const std::string bootstrap = broker.broker().bootstrap_address();
   ProduceNumbered(bootstrap, "grow", 2, 1);
