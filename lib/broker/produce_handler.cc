@@ -152,9 +152,16 @@ protocol::ProduceResponse::PartitionProduceResponse AppendTo(
   // of the topic-level max.message.bytes (server_config.cc maps it there),
   // and a topic may raise or lower it; the log enforces the topic's value
   // (MESSAGE_TOO_LARGE), as Kafka does.
-  ProducedAppend a =
-      AppendProduced(*p, std::span<uint8_t>(data.records->data(), data.records->size()),
-                     ctx->config.producer_id_expiration_ms);
+  // The log stamps offsets (and LogAppendTime) into the batches in place:
+  // the request was decoded with copies of them (net::Request's body lives
+  // only as long as the handler call), which are written here, not copied
+  // again. A records value shared with someone else is copied first.
+  std::span<uint8_t> batches = data.records->WritableIfSole();
+  if (batches.empty()) {
+    data.records = SharedBytes::CopyOf(data.records->span());
+    batches = data.records->WritableIfSole();
+  }
+  ProducedAppend a = AppendProduced(*p, batches, ctx->config.producer_id_expiration_ms);
   if (a.error != ErrorCode::kNone) {
     out.error_code = static_cast<int16_t>(a.error);
     out.error_message = std::move(a.message);

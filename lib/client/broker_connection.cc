@@ -228,29 +228,53 @@ absl::Status BrokerConnection::WritePending() {
 
 absl::Status BrokerConnection::ReadFrames(absl::Time now, Completions* completions) {
   for (;;) {
-    size_t old = in_.size();
-    uint8_t* p = in_.AppendUninitialized(kReadChunk);
-    ssize_t n = ::recv(fd_, p, kReadChunk, 0);
+    // Read into the large frame under way, else a chunk into in_.
+    ByteBuffer& into = large_frame_.has_value() ? *large_frame_ : in_;
+    const size_t want = large_frame_.has_value() ? large_frame_size_ - into.size() : kReadChunk;
+    const size_t old = into.size();
+    uint8_t* p = into.AppendUninitialized(want);
+    ssize_t n = ::recv(fd_, p, want, 0);
     if (n < 0) {
-      in_.Truncate(old);
+      into.Truncate(old);
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == EINTR) continue;
       return absl::UnavailableError(
           absl::StrCat("read from ", address_.ToString(), ": ", std::strerror(errno)));
     }
-    in_.Truncate(old + static_cast<size_t>(n));
+    into.Truncate(old + static_cast<size_t>(n));
     if (n == 0) {
       return absl::UnavailableError(
           absl::StrCat("broker ", address_.ToString(), " closed the connection"));
     }
-    if (static_cast<size_t>(n) < kReadChunk) break;
+    if (large_frame_.has_value() && large_frame_->size() == large_frame_size_) {
+      ByteBuffer frame = std::move(*large_frame_);
+      large_frame_.reset();
+      RUNNEL_RETURN_IF_ERROR(CompleteFrame(std::move(frame), now, completions));
+    } else if (!large_frame_.has_value()) {
+      RUNNEL_RETURN_IF_ERROR(TakeBufferedFrames(now, completions));
+    }
+    if (static_cast<size_t>(n) < want) break;
   }
+  return absl::OkStatus();
+}
+
+absl::Status BrokerConnection::TakeBufferedFrames(absl::Time now, Completions* completions) {
   size_t pos = 0;
   while (in_.size() - pos >= protocol::kFrameSizeBytes) {
     RUNNEL_ASSIGN_OR_RETURN(size_t size,
                             protocol::ParseFrameSize(in_.span().subspan(pos),
                                                      static_cast<size_t>(options_.max_response_bytes)));
-    if (in_.size() - pos - protocol::kFrameSizeBytes < size) break;
+    const size_t have = in_.size() - pos - protocol::kFrameSizeBytes;
+    if (have < size) {
+      if (size > kReadChunk) {
+        // The rest is read in place (ReadFrames); what came so far moves once.
+        large_frame_.emplace(size);
+        large_frame_->Append(in_.data() + pos + protocol::kFrameSizeBytes, have);
+        large_frame_size_ = size;
+        pos = in_.size();
+      }
+      break;
+    }
     ByteBuffer frame(size);
     frame.Append(in_.data() + pos + protocol::kFrameSizeBytes, size);
     pos += protocol::kFrameSizeBytes + size;
@@ -334,6 +358,7 @@ void BrokerConnection::Close(const absl::Status& status, Completions* completion
   out_.Clear();
   out_pos_ = 0;
   in_.Clear();
+  large_frame_.reset();
   versions_.clear();
   api_versions_correlation_ = -1;
   setup_deadline_ = absl::InfiniteFuture();

@@ -150,6 +150,9 @@ class BrokerConnection {
   void SendApiVersions(int16_t version, absl::Time now);
   absl::Status OnApiVersions(absl::StatusOr<RawResponse> response, absl::Time now);
   absl::Status ReadFrames(absl::Time now, Completions* completions);
+  // Completes the whole frames at the front of in_; a frame larger than a
+  // read chunk that has begun moves to large_frame_ to be read in place.
+  absl::Status TakeBufferedFrames(absl::Time now, Completions* completions);
   absl::Status WritePending();
   absl::Status CompleteFrame(ByteBuffer frame, absl::Time now, Completions* completions);
 
@@ -167,6 +170,11 @@ class BrokerConnection {
   ByteBuffer out_;
   size_t out_pos_ = 0;
   ByteBuffer in_;
+  // A frame larger than a read chunk (a big Fetch answer) is read straight
+  // into a buffer of its own size, which becomes the response (its records
+  // view it) with no copy out of in_. Its size prefix is not in it.
+  std::optional<ByteBuffer> large_frame_;
+  size_t large_frame_size_ = 0;
   std::map<int32_t, InFlight> in_flight_;
   // ApiVersions exchange: the correlation id of our request, -1 when none.
   int32_t api_versions_correlation_ = -1;

@@ -146,7 +146,10 @@ class ClientCore {
           reply.node_id = raw->node_id;
           reply.api_version = raw->api_version;
           if (expect) {
-            auto decoded = Response::Decode(raw->body(), raw->api_version);
+            // Shared, so that record data (Fetch) views the frame.
+            auto frame = std::make_shared<const ByteBuffer>(std::move(raw->frame));
+            auto decoded = Response::Decode(frame->span().subspan(raw->body_offset),
+                                            raw->api_version, frame);
             if (!decoded.ok()) return done(decoded.status());
             reply.response = std::move(*decoded);
           }

@@ -33,6 +33,7 @@
 #include "absl/time/clock.h"
 #include "client/consumer_impl.h"
 #include "runnel/common/byte_buffer.h"
+#include "runnel/common/shared_bytes.h"
 #include "runnel/protocol/error_code.h"
 #include "runnel/protocol/messages/fetch.h"
 #include "runnel/protocol/record_batch.h"
@@ -41,8 +42,8 @@ namespace runnel::client {
 
 using protocol::ErrorCode;
 
-// One partition's share of a fetch answer: its record bytes (moved out of
-// the response, never copied) and a reader over them that keeps its place
+// One partition's share of a fetch answer: its record bytes (a view of the
+// response frame, never copied) and a reader over them that keeps its place
 // between calls, so decoding can stop at queued_max_bytes and go on when
 // Poll has made room. Only the I/O thread touches it.
 struct FetchedPartition {
@@ -50,7 +51,7 @@ struct FetchedPartition {
   uint64_t epoch = 0;        // the partition's epoch when the fetch was sent
   int64_t fetch_offset = 0;  // the next offset to ask for
   // The answer's record batches; records of uncompressed batches view them.
-  std::shared_ptr<const std::vector<uint8_t>> input;
+  SharedBytes input;
   std::optional<protocol::RecordBatchReader> reader;
   // read_committed: aborted transactions in range not reached yet, by first
   // offset, and the producers whose aborted transaction is open.
@@ -60,7 +61,7 @@ struct FetchedPartition {
 
   // Input bytes not decoded yet (as fetched: compressed ones stay so).
   int64_t Left() const {
-    return static_cast<int64_t>(input->size() - reader->consumed_bytes());
+    return static_cast<int64_t>(input.size() - reader->consumed_bytes());
   }
 };
 
@@ -80,10 +81,10 @@ std::optional<std::string_view> View(const protocol::NullableBytes& b) {
 // Records in a fetched partition's batches (control batches left out, and
 // records below the fetch offset counted): headers only, no CRC check or
 // inflating. For the fetch context's debug lines.
-int64_t CountRecords(const std::vector<uint8_t>& bytes) {
+int64_t CountRecords(const SharedBytes& bytes) {
   protocol::RecordBatchReaderOptions ro;
   ro.verify_crc = false;
-  protocol::RecordBatchReader reader(std::span<const uint8_t>(bytes), ro);
+  protocol::RecordBatchReader reader(bytes.span(), ro);
   int64_t n = 0;
   while (reader.NextBatch()) {
     if (!reader.header().is_control()) n += reader.header().record_count;
@@ -121,7 +122,7 @@ bool DecodeBatch(FetchedPartition& f, std::vector<ConsumerRecord>& out,
     }
     const bool log_append_time = h.timestamp_type() == protocol::TimestampType::kLogAppendTime;
     if (h.record_count > 0) out.reserve(out.size() + h.record_count);
-    std::shared_ptr<const void> buffer = f.input;
+    std::shared_ptr<const void> buffer = f.input.owner();
     bool first = true;
     while (reader.NextRecord()) {
       if (first && h.compression() != protocol::CompressionType::kNone) {
@@ -446,8 +447,9 @@ void ConsumerImpl::HandleFetch(int32_t node, std::map<TopicPartition, uint64_t> 
           f->tp = std::move(tp);
           f->epoch = ep->second;
           f->fetch_offset = ps.fetch_offset;
-          // Moved, not copied: the records of uncompressed batches view it.
-          f->input = std::make_shared<const std::vector<uint8_t>>(std::move(*p.records));
+          // A view of the frame: the records of uncompressed batches view it
+          // in turn, so no record byte is copied after the socket read.
+          f->input = std::move(*p.records);
           if (read_committed && p.aborted_transactions) {
             for (const auto& a : *p.aborted_transactions) {
               f->aborted.emplace(a.first_offset, a.producer_id);
@@ -455,7 +457,7 @@ void ConsumerImpl::HandleFetch(int32_t node, std::map<TopicPartition, uint64_t> 
           }
           protocol::RecordBatchReaderOptions ro;
           ro.verify_crc = options_.check_crcs;
-          f->reader.emplace(std::span<const uint8_t>(*f->input), ro);
+          f->reader.emplace(f->input.span(), ro);
           work.push_back(std::move(f));
         }
       }

@@ -47,16 +47,14 @@ class ProducerImpl final : public Producer {
   void Start();
 
  private:
-  // A produce request in flight: its batches by partition, and the request
-  // itself (shared with the core until it is written), whose records
-  // fields hold the batches' bytes until the response gives them back.
+  // A produce request in flight: its batches, and the request itself
+  // (shared with the core until it is written), whose records fields view
+  // the batches' bytes.
   struct InFlightRequest {
     int32_t node = -1;
     absl::Time sent;
     std::vector<std::unique_ptr<ProducerBatch>> batches;
     std::shared_ptr<protocol::ProduceRequest> request;
-    // batches[i]'s bytes: request->topic_data[first].partition_data[second].
-    std::vector<std::pair<size_t, size_t>> slots;
   };
   // A response (or failure) handed over by the I/O thread.
   struct Event {

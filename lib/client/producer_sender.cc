@@ -207,7 +207,6 @@ void ProducerImpl::SendBatches(int32_t node, std::vector<std::unique_ptr<Produce
   std::vector<std::unique_ptr<ProducerBatch>> failed;
   std::vector<absl::Status> failures;
   std::vector<std::unique_ptr<ProducerBatch>> sending;
-  std::vector<std::pair<size_t, size_t>> slots;
   std::vector<protocol::RecordBatchBuilder> spent;  // builders of batches now finished
   for (auto& b : batches) {
     if (b->bytes.empty()) {
@@ -230,11 +229,11 @@ void ProducerImpl::SendBatches(int32_t node, std::vector<std::unique_ptr<Produce
       topic = req->topic_data.emplace(req->topic_data.end());
       topic->name = b->tp.topic;
     }
-    slots.emplace_back(static_cast<size_t>(topic - req->topic_data.begin()),
-                       topic->partition_data.size());
     auto& pd = topic->partition_data.emplace_back();
     pd.index = b->tp.partition;
-    pd.records = std::move(b->bytes);  // back in HandleEvent
+    // A view, not a copy: the batch outlives the request's encoding (it
+    // stays in the in-flight request until the answer).
+    pd.records = SharedBytes(nullptr, b->bytes);
     sending.push_back(std::move(b));
   }
   int64_t id;
@@ -260,7 +259,7 @@ void ProducerImpl::SendBatches(int32_t node, std::vector<std::unique_ptr<Produce
       return;
     }
     id = next_request_id_++;
-    in_flight_[id] = InFlightRequest{node, now, std::move(sending), req, std::move(slots)};
+    in_flight_[id] = InFlightRequest{node, now, std::move(sending), req};
   }
   requests_sent_++;
   RequestOptions ro;
@@ -281,14 +280,6 @@ void ProducerImpl::HandleEvent(Event& event, absl::Time now, std::vector<Complet
   InFlightRequest req = std::move(it->second);
   in_flight_.erase(it);
   node_in_flight_[req.node]--;
-  // The batches' bytes come back out of the request: the core encoded it
-  // before answering and reads it no more (its copy of the pointer may
-  // still be on the way out).
-  for (size_t i = 0; i < req.batches.size(); ++i) {
-    auto& records =
-        req.request->topic_data[req.slots[i].first].partition_data[req.slots[i].second].records;
-    if (records.has_value()) req.batches[i]->bytes = std::move(*records);
-  }
   int64_t us = absl::ToInt64Microseconds(now - req.sent);
   latency_count_++;
   latency_us_total_ += us;

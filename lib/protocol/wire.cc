@@ -121,6 +121,22 @@ void Writer::OptBytes(const std::optional<std::vector<uint8_t>>& v, bool flexibl
   Bytes({}, flexible);
 }
 
+void Writer::OptRecords(const std::optional<SharedBytes>& v, bool flexible, bool nullable_here,
+                        std::string_view field) {
+  if (v.has_value()) {
+    Records(*v, flexible);
+  } else if (nullable_here) {
+    if (flexible) {
+      UnsignedVarint(0);
+    } else {
+      Int32(-1);
+    }
+  } else {
+    Fail(absl::StrCat("field '", std::string(field), "' is null in a version where it cannot be"));
+    Bytes({}, flexible);
+  }
+}
+
 void Writer::NullArray(bool flexible, bool nullable_here, std::string_view field) {
   if (nullable_here) {
     NullArrayLength(flexible);
@@ -301,6 +317,34 @@ std::vector<uint8_t> Reader::Bytes(std::string_view field, bool flexible) {
     return {};
   }
   return *std::move(b);
+}
+
+std::optional<SharedBytes> Reader::NullableRecords(std::string_view field, bool flexible) {
+  int64_t len = Length(field, flexible, /*wide=*/true, "bytes");
+  if (len < 0) return std::nullopt;
+  std::span<const uint8_t> bytes = data_.subspan(pos_, static_cast<size_t>(len));
+  pos_ += static_cast<size_t>(len);
+  if (owner_ == nullptr) return SharedBytes::CopyOf(bytes);
+  return SharedBytes(owner_, bytes);
+}
+
+SharedBytes Reader::Records(std::string_view field, bool flexible) {
+  size_t at = pos_;
+  std::optional<SharedBytes> b = NullableRecords(field, flexible);
+  if (!b.has_value()) {
+    if (ok()) {
+      pos_ = at;
+      Fail(field, "null in a non-nullable records field");
+    }
+    return {};
+  }
+  return *std::move(b);
+}
+
+std::optional<SharedBytes> Reader::OptRecords(std::string_view field, bool flexible,
+                                              bool nullable_here) {
+  if (nullable_here) return NullableRecords(field, flexible);
+  return Records(field, flexible);
 }
 
 std::optional<std::string> Reader::OptString(std::string_view field, bool flexible,

@@ -211,9 +211,9 @@ TEST_CASE("corrupt record batches get CORRUPT_MESSAGE for their partition only",
     req.timeout_ms = 1000;
     protocol::ProduceRequest::TopicProduceData td;
     td.name = "t";
-    td.partition_data.push_back({0, good, {}});
-    td.partition_data.push_back({1, bad.batch, {}});
-    td.partition_data.push_back({2, good, {}});
+    td.partition_data.push_back({0, SharedBytes::CopyOf(good), {}});
+    td.partition_data.push_back({1, SharedBytes::CopyOf(bad.batch), {}});
+    td.partition_data.push_back({2, SharedBytes::CopyOf(good), {}});
     req.topic_data.push_back(td);
     c.Send(req, 9, 55);
     auto resp = c.Receive<protocol::ProduceResponse>(9, 55);

@@ -105,14 +105,15 @@ class TransactionLog : public RequestHook {
       p.high_watermark = kEnd;
       p.last_stable_offset = kEnd;
       p.log_start_offset = 0;
-      p.records.emplace();
       if (fp.fetch_offset <= 6) p.aborted_transactions->push_back({kAborts, 1, {}});
+      std::vector<uint8_t> records;
       int n = 0;
       for (size_t i = 0; i < Log().size() && n < 3; ++i) {
         if (Log()[i].offset < fp.fetch_offset) continue;
-        p.records->insert(p.records->end(), encoded_[i].begin(), encoded_[i].end());
+        records.insert(records.end(), encoded_[i].begin(), encoded_[i].end());
         ++n;
       }
+      p.records = std::move(records);
       std::lock_guard<std::mutex> l(mu_);
       isolation_levels_.insert(req->isolation_level);
     }

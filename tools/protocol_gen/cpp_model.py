@@ -26,7 +26,7 @@ GENERATED_NAMES = frozenset([
 # Types the generated code refers to unqualified inside namespace
 # runnel::protocol; a schema struct may not shadow them.
 RESERVED_TYPES = frozenset(["Writer", "Reader", "Uuid", "TaggedField", "UnknownTaggedFields",
-                            "ApiDescriptor", "ByteBuffer", "Filler", "FillMode"])
+                            "ApiDescriptor", "ByteBuffer", "Filler", "FillMode", "SharedBytes"])
 
 SCALARS = {
     "bool": "bool", "int8": "int8_t", "int16": "int16_t", "int32": "int32_t",
@@ -59,6 +59,8 @@ def elem_ctype(t: str) -> str:
         return SCALARS[t]
     if t == "string":
         return "std::string"
+    if t == "records":
+        return "SharedBytes"  # views the frame it was decoded from
     if t in BYTES_TYPES:
         return "std::vector<uint8_t>"
     return t  # a struct, named relative to its message

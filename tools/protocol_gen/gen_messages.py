@@ -48,8 +48,11 @@ def emit_struct_decl(m: MessageModel, s: CStruct, top: bool, out: list[str], ind
         out.append(f"{ind}  // the field and byte offset.")
         out.append(f"{ind}  static absl::StatusOr<{s.name}> Decode(Reader& r, int16_t version);")
         out.append(f"{ind}  // As above, and fails unless `data` holds exactly one message.")
+        out.append(f"{ind}  // With an `owner` of `data`, `records` fields view `data` and")
+        out.append(f"{ind}  // share its ownership instead of copying it.")
         out.append(f"{ind}  static absl::StatusOr<{s.name}> Decode(std::span<const uint8_t> data,")
-        out.append(f"{ind}                                  int16_t version);")
+        out.append(f"{ind}                                  int16_t version,")
+        out.append(f"{ind}                                  std::shared_ptr<const void> owner = nullptr);")
         out.append(f"{ind}  // Reads into *this; errors are left in `r`.")
         out.append(f"{ind}  void DecodeFrom(Reader& r, int16_t version);")
     else:
@@ -84,7 +87,8 @@ def gen_header(api: Api) -> str:
            f"//   absl::StatusOr<{api.request.name}> back = "
            f"{api.request.name}::Decode(buf.span(), {api.max_version});",
            "#pragma once", "",
-           "#include <cstdint>", "#include <optional>", "#include <span>", "#include <string>",
+           "#include <cstdint>", "#include <memory>", "#include <optional>", "#include <span>",
+           "#include <string>",
            "#include <string_view>", "#include <vector>", "",
            '#include "absl/status/statusor.h"',
            '#include "runnel/protocol/api_descriptor.h"',
@@ -129,6 +133,8 @@ def enc_elem(t: str, e: str, W: str) -> str:
         return f"{W}.{SCALAR_METHOD[t]}({e});"
     if t == "string":
         return f"{W}.String({e}, flex);"
+    if t == "records":
+        return f"{W}.Records({e}, flex);"
     if t in BYTES_TYPES:
         return f"{W}.Bytes({e}, flex);"
     return f"{e}.Encode({W}, ver);"
@@ -161,7 +167,7 @@ def enc_field(m: MessageModel, f: Field, x: str, path: str, W: str) -> list[str]
                 f"}}",
                 f"if ({x}.has_value()) {x}->Encode({W}, ver);"]
     if f.nullable is not None:
-        fn = "OptString" if t == "string" else "OptBytes"
+        fn = {"string": "OptString", "records": "OptRecords"}.get(t, "OptBytes")
         return [f'{W}.{fn}({x}, flex, {nh}, "{path}");']
     return [enc_elem(t, x, W)]
 
@@ -216,6 +222,8 @@ def dec_elem(t: str, path: str) -> str:
         return f'r.{SCALAR_METHOD[t]}("{path}")'
     if t == "string":
         return f'r.String("{path}", flex)'
+    if t == "records":
+        return f'r.Records("{path}", flex)'
     return f'r.Bytes("{path}", flex)'
 
 
@@ -250,7 +258,7 @@ def dec_field(m: MessageModel, f: Field, x: str, path: str) -> list[str]:
                 f"  {x}.reset();",
                 "}"]
     if f.nullable is not None:
-        fn = "OptString" if t == "string" else "OptBytes"
+        fn = {"string": "OptString", "records": "OptRecords"}.get(t, "OptBytes")
         return [f'{x} = r.{fn}("{path}", flex, {nh});']
     return [f"{x} = {dec_elem(t, path)};"]
 
@@ -305,8 +313,9 @@ def gen_top_decode(m: MessageModel) -> list[str]:
         "}",
         "",
         f"absl::StatusOr<{n}> {n}::Decode(std::span<const uint8_t> data,",
-        f"{' ' * (len(n) * 2 + 25)}int16_t version) {{",
-        "  Reader r(data);",
+        f"{' ' * (len(n) * 2 + 25)}int16_t version,",
+        f"{' ' * (len(n) * 2 + 25)}std::shared_ptr<const void> owner) {{",
+        "  Reader r(data, std::move(owner));",
         f"  absl::StatusOr<{n}> msg = Decode(r, version);",
         "  if (msg.ok() && r.remaining() != 0) {",
         f'    return absl::InvalidArgumentError(',

@@ -36,15 +36,18 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "runnel/common/byte_buffer.h"
 #include "runnel/common/endian.h"
+#include "runnel/common/shared_bytes.h"
 
 namespace runnel::protocol {
 
@@ -112,6 +115,10 @@ class Writer {
   void OptBytes(const std::optional<std::vector<uint8_t>>& v, bool flexible, bool nullable_here,
                 std::string_view field);
   void NullArray(bool flexible, bool nullable_here, std::string_view field);
+  // `records` fields: bytes on the wire.
+  void Records(const SharedBytes& v, bool flexible) { Bytes(v.span(), flexible); }
+  void OptRecords(const std::optional<SharedBytes>& v, bool flexible, bool nullable_here,
+                  std::string_view field);
 
   // Writes a tagged-field section: `known` (tags this code understands, each
   // already encoded) merged with `unknown`, in ascending tag order.
@@ -150,6 +157,10 @@ void AddTaggedField(Writer& outer, std::vector<TaggedField>* out, uint32_t tag, 
 class Reader {
  public:
   explicit Reader(std::span<const uint8_t> data) : data_(data), end_(data.size()) {}
+  // A Reader whose `records` fields view `data` instead of copying it;
+  // `owner` keeps `data` alive for as long as any of them lives.
+  Reader(std::span<const uint8_t> data, std::shared_ptr<const void> owner)
+      : data_(data), end_(data.size()), owner_(std::move(owner)) {}
 
   // Names the message in status() ("ProduceRequest v9: ...").
   void SetContext(std::string_view message, int16_t version) {
@@ -190,6 +201,12 @@ class Reader {
   std::optional<std::string> OptString(std::string_view field, bool flexible, bool nullable_here);
   std::optional<std::vector<uint8_t>> OptBytes(std::string_view field, bool flexible,
                                                bool nullable_here);
+  // `records` fields: a view of the input when the Reader has an owner,
+  // else a copy.
+  SharedBytes Records(std::string_view field, bool flexible);
+  std::optional<SharedBytes> NullableRecords(std::string_view field, bool flexible);
+  std::optional<SharedBytes> OptRecords(std::string_view field, bool flexible,
+                                        bool nullable_here);
   // Element count of an array, -1 for null (failing if !nullable). Fails when
   // count * min_element_size exceeds the bytes left.
   int32_t ArrayLength(std::string_view field, bool flexible, bool nullable,
@@ -231,6 +248,7 @@ class Reader {
   std::span<const uint8_t> data_;
   size_t pos_ = 0;
   size_t end_;
+  std::shared_ptr<const void> owner_;  // of data_, when records may view it
   std::string_view message_;
   int16_t version_ = -1;
   std::string field_;
