@@ -148,8 +148,8 @@ class BrokerImpl : public Broker {
 
   // Shutdown order: nothing may outlive what it calls into.
   //  1. The metrics endpoint and the net server stop: no new request, the
-  //     requests read are answered (up to `timeout`), and the I/O threads
-  //     end. The server object stays until 6.
+  //     requests read are answered (up to `timeout`), every socket closes
+  //     and the I/O threads end. The server object stays until 6.
   //  2. The metrics sources are cleared, so a MetricsText racing with Stop
   //     reads no server statistics or coordinator after this.
   //  3. The timer thread stops and drops its timers: a parked fetch (held by
@@ -159,11 +159,11 @@ class BrokerImpl : public Broker {
   //  5. The logs flush and close (dropping their watches); then
   //     producer-state snapshots are written at each log's end, after the
   //     data they describe is durable.
-  //  6. The server goes, closing the sockets left. Its connections' sockets
-  //     and strands live in its io_context, so it goes after every holder of
-  //     a connection (parked requests' answer callbacks in 3-5). A
-  //     connection released after the server locked a strand mutex in freed
-  //     memory: runnel-broker's rare glibc assertion on SIGTERM
+  //  6. The server goes. Its connections (closed in 1, but still objects)
+  //     live in its io_contexts, so it goes after every holder of a
+  //     connection (parked requests' answer callbacks in 3-5). A connection
+  //     released after the server touched an executor in freed memory:
+  //     runnel-broker's rare glibc assertion on SIGTERM
   //     (__pthread_tpp_change_priority).
   absl::Status Stop(absl::Duration timeout) override {
     absl::MutexLock stop_lock(&stop_mu_);

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "runnel/common/byte_buffer.h"
 #include "runnel/producer.h"
 #include "runnel/protocol/record_batch.h"
 
@@ -65,10 +66,9 @@ struct ProducerBatch {
   absl::Time created;
   absl::Time deadline;  // created + delivery.timeout.ms
   bool closed = false;  // no more appends (full, or drained)
-  // The finished batch, kept for retries; empty until first sent. While a
-  // request carries it, it sits in that request (moved, not copied) and
-  // comes back with the response.
-  std::vector<uint8_t> bytes;
+  // The finished batch, kept for retries; empty until first sent. It is the
+  // builder's own buffer, swapped out (not copied), and a request views it.
+  ByteBuffer bytes;
   int64_t producer_id = -1;  // stamped into `bytes` at each send
   int16_t producer_epoch = -1;
   int32_t base_sequence = -1;

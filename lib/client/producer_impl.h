@@ -9,10 +9,11 @@
 // metadata snapshot the core's listener keeps in metadata_ (not from the
 // core, whose lock the I/O thread shares), the sticky partitioner and the
 // buffer.memory wait run under the same hold. Batch buffers are recycled:
-// a builder goes back to spare_builders_ once its batch is copied into a
-// request, and a batch's bytes travel into the request by move and come
-// back with the response to spare_bytes_, so a busy producer neither
-// grows fresh buffers (page faults) nor copies a batch twice.
+// a finished batch's buffer is swapped out of its builder (which goes back
+// to spare_builders_) for a spare one, the request views it, and once the
+// batch is done its buffer goes to spare_bytes_. So a busy producer neither
+// grows fresh buffers (page faults) nor copies a batch between builder and
+// request.
 #pragma once
 
 #include <atomic>
@@ -111,7 +112,7 @@ class ProducerImpl final : public Producer {
   // Recycled buffers: builders of sent batches, bytes of finished ones
   // (cleared, capacity kept), at most max_spares_ of each.
   std::vector<protocol::RecordBatchBuilder> spare_builders_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::vector<uint8_t>> spare_bytes_ ABSL_GUARDED_BY(mu_);
+  std::vector<ByteBuffer> spare_bytes_ ABSL_GUARDED_BY(mu_);
   const size_t max_spares_;
   StickyPartitioner sticky_ ABSL_GUARDED_BY(mu_);
   int64_t buffered_ ABSL_GUARDED_BY(mu_) = 0;

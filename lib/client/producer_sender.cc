@@ -37,7 +37,7 @@ void StampProducerState(ProducerBatch& b) {
   StoreBigEndian<int64_t>(p + kProducerIdOffset, b.producer_id);
   StoreBigEndian<int16_t>(p + kProducerEpochOffset, b.producer_epoch);
   StoreBigEndian<int32_t>(p + kBaseSequenceOffset, b.base_sequence);
-  StoreBigEndian<uint32_t>(p + kCrcOffset, ComputeBatchCrc(b.bytes));
+  StoreBigEndian<uint32_t>(p + kCrcOffset, ComputeBatchCrc(b.bytes.span()));
 }
 
 }  // namespace
@@ -210,6 +210,12 @@ void ProducerImpl::SendBatches(int32_t node, std::vector<std::unique_ptr<Produce
   std::vector<protocol::RecordBatchBuilder> spent;  // builders of batches now finished
   for (auto& b : batches) {
     if (b->bytes.empty()) {
+      // The sequence was assigned at drain: Finish() writes it under the
+      // one CRC pass, so the stamp below finds it there.
+      if (b->producer_id >= 0) {
+        // Cannot fail: the batch is not finished yet (bytes is empty).
+        (void)b->builder.SetProducerState(b->producer_id, b->producer_epoch, b->base_sequence);
+      }
       // Compression happens here, on the sender thread, outside the lock.
       absl::StatusOr<std::span<const uint8_t>> finished = b->builder.Finish();
       if (!finished.ok()) {
@@ -217,9 +223,9 @@ void ProducerImpl::SendBatches(int32_t node, std::vector<std::unique_ptr<Produce
         failed.push_back(std::move(b));
         continue;
       }
-      // Into the (recycled) vector the request will carry; the builder's
-      // buffers go back to the pool.
-      b->bytes.assign(finished->begin(), finished->end());
+      // The finished batch leaves the builder by swap (no copy) for the
+      // recycled buffer the batch holds; the builder goes back to the pool.
+      b->bytes = b->builder.SwapBuffer(std::move(b->bytes));
       spent.push_back(std::move(b->builder));
     }
     if (b->producer_id >= 0) StampProducerState(*b);
@@ -233,7 +239,7 @@ void ProducerImpl::SendBatches(int32_t node, std::vector<std::unique_ptr<Produce
     pd.index = b->tp.partition;
     // A view, not a copy: the batch outlives the request's encoding (it
     // stays in the in-flight request until the answer).
-    pd.records = SharedBytes(nullptr, b->bytes);
+    pd.records = SharedBytes(nullptr, b->bytes.span());
     sending.push_back(std::move(b));
   }
   int64_t id;
@@ -471,7 +477,7 @@ void ProducerImpl::Complete(std::vector<Completed>& done) {
     for (auto& c : done) {
       if (spare_bytes_.size() >= max_spares_) break;
       if (c.batch->bytes.capacity() == 0) continue;
-      c.batch->bytes.clear();
+      c.batch->bytes.Clear();
       spare_bytes_.push_back(std::move(c.batch->bytes));
     }
     space_freed_.SignalAll();

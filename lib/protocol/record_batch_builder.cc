@@ -219,6 +219,25 @@ absl::StatusOr<std::span<const uint8_t>> RecordBatchBuilder::Finish() {
   return out_.span();
 }
 
+absl::Status RecordBatchBuilder::SetProducerState(int64_t producer_id, int16_t producer_epoch,
+                                                  int32_t base_sequence) {
+  if (finished_) {
+    return absl::FailedPreconditionError("SetProducerState after the batch was finished");
+  }
+  options_.producer_id = producer_id;
+  options_.producer_epoch = producer_epoch;
+  options_.base_sequence = base_sequence;
+  return absl::OkStatus();
+}
+
+ByteBuffer RecordBatchBuilder::SwapBuffer(ByteBuffer spare) {
+  ByteBuffer taken = std::move(out_);
+  out_ = std::move(spare);
+  out_.Clear();
+  finished_ = true;  // Append fails until Reset() restores the header room
+  return taken;
+}
+
 ByteBuffer RecordBatchBuilder::TakeBuffer() {
   ByteBuffer taken = std::move(out_);
   out_ = ByteBuffer();

@@ -211,6 +211,38 @@ TEST_CASE("Header fields from options reach the batch", "[record_batch]") {
   CHECK(r.records[1].timestamp == 900);
 }
 
+// A producer sets its idempotence fields when it sends a batch, after the
+// records went in: the bytes must be those of a batch built with them.
+TEST_CASE("SetProducerState before Finish gives the bytes of options set up front",
+          "[record_batch]") {
+  for (CompressionType codec : {CompressionType::kNone, CompressionType::kZstd}) {
+    RecordBatchBuilderOptions up_front;
+    up_front.compression = codec;
+    up_front.producer_id = 4242;
+    up_front.producer_epoch = 3;
+    up_front.base_sequence = 17;
+    RecordBatchBuilderOptions later = up_front;
+    later.producer_id = later.producer_epoch = later.base_sequence = -1;
+    RecordBatchBuilder a(up_front), b(later);
+    for (int i = 0; i < 5; ++i) {
+      const std::string v = "value " + std::to_string(i);
+      REQUIRE(a.Append(1000 + i, NullableBytes(), NullableBytes(std::string_view(v))).ok());
+      REQUIRE(b.Append(1000 + i, NullableBytes(), NullableBytes(std::string_view(v))).ok());
+    }
+    REQUIRE(b.SetProducerState(4242, 3, 17).ok());
+    auto fa = a.Finish();
+    auto fb = b.Finish();
+    REQUIRE(fa.ok());
+    REQUIRE(fb.ok());
+    CHECK(Bytes(fa->begin(), fa->end()) == Bytes(fb->begin(), fb->end()));
+    ReadResult r = ReadAll(Bytes(fb->begin(), fb->end()));
+    REQUIRE(r.status.ok());
+    CHECK(r.batches.at(0).producer_id == 4242);
+    CHECK(r.batches.at(0).base_sequence == 17);
+    CHECK(absl::IsFailedPrecondition(b.SetProducerState(1, 1, 1)));
+  }
+}
+
 std::vector<TestRecord> RandomRecords(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<TestRecord> out;

@@ -156,9 +156,20 @@ class RecordBatchBuilder {
   // returned as is.
   absl::StatusOr<std::span<const uint8_t>> Finish();
 
+  // Idempotence fields known only after the records were appended (a
+  // producer assigns sequences when it drains a batch), so that Finish()
+  // writes them and its CRC covers them: no second pass to stamp them.
+  // FailedPrecondition after Finish().
+  absl::Status SetProducerState(int64_t producer_id, int16_t producer_epoch,
+                                int32_t base_sequence);
+
   // Hands over the finished batch's buffer; the builder is empty afterwards
   // and needs Reset() before reuse.
   ByteBuffer TakeBuffer();
+  // As TakeBuffer, and the builder's next batch goes into `spare` (emptied,
+  // its capacity kept): a producer recycles the buffers of batches it has
+  // delivered instead of growing a new one per batch.
+  ByteBuffer SwapBuffer(ByteBuffer spare);
 
  private:
   absl::Status AppendAt(int64_t offset_delta, int64_t timestamp, NullableBytes key,
