@@ -285,17 +285,19 @@ std::optional<std::string> Reader::NullableString(std::string_view field, bool f
   return s;
 }
 
-std::string Reader::String(std::string_view field, bool flexible) {
-  size_t at = pos_;
-  std::optional<std::string> s = NullableString(field, flexible);
-  if (!s.has_value()) {
-    if (ok()) {
-      pos_ = at;
-      Fail(field, "null in a non-nullable string");
-    }
-    return {};
+template <typename T>
+T Reader::NonNull(std::optional<T> v, size_t at, std::string_view field, std::string_view what) {
+  if (v.has_value()) return *std::move(v);
+  if (ok()) {
+    pos_ = at;
+    Fail(field, what);
   }
-  return *std::move(s);
+  return {};
+}
+
+std::string Reader::String(std::string_view field, bool flexible) {
+  const size_t at = pos_;
+  return NonNull(NullableString(field, flexible), at, field, "null in a non-nullable string");
 }
 
 std::optional<std::vector<uint8_t>> Reader::NullableBytes(std::string_view field, bool flexible) {
@@ -307,16 +309,8 @@ std::optional<std::vector<uint8_t>> Reader::NullableBytes(std::string_view field
 }
 
 std::vector<uint8_t> Reader::Bytes(std::string_view field, bool flexible) {
-  size_t at = pos_;
-  std::optional<std::vector<uint8_t>> b = NullableBytes(field, flexible);
-  if (!b.has_value()) {
-    if (ok()) {
-      pos_ = at;
-      Fail(field, "null in a non-nullable bytes field");
-    }
-    return {};
-  }
-  return *std::move(b);
+  const size_t at = pos_;
+  return NonNull(NullableBytes(field, flexible), at, field, "null in a non-nullable bytes field");
 }
 
 std::optional<SharedBytes> Reader::NullableRecords(std::string_view field, bool flexible) {
@@ -329,16 +323,9 @@ std::optional<SharedBytes> Reader::NullableRecords(std::string_view field, bool 
 }
 
 SharedBytes Reader::Records(std::string_view field, bool flexible) {
-  size_t at = pos_;
-  std::optional<SharedBytes> b = NullableRecords(field, flexible);
-  if (!b.has_value()) {
-    if (ok()) {
-      pos_ = at;
-      Fail(field, "null in a non-nullable records field");
-    }
-    return {};
-  }
-  return *std::move(b);
+  const size_t at = pos_;
+  return NonNull(NullableRecords(field, flexible), at, field,
+                 "null in a non-nullable records field");
 }
 
 std::optional<SharedBytes> Reader::OptRecords(std::string_view field, bool flexible,

@@ -239,6 +239,10 @@ class Reader {
     pos_ += sizeof(T);
     return v;
   }
+  // `v`, read from offset `at`; a null fails the read there with `what`
+  // (for fields that may not be null).
+  template <typename T>
+  T NonNull(std::optional<T> v, size_t at, std::string_view field, std::string_view what);
   // Records "needs n bytes" unless an error is recorded already.
   void FailShort(std::string_view field, size_t n);
   // Length of a string/bytes (-1 = null) after checking it against the bytes
