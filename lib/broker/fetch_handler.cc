@@ -137,7 +137,7 @@ void Finish(const std::shared_ptr<PendingFetch>& f) {
   Answer(f, read);
 }
 
-void WatchPartitions(const std::shared_ptr<PendingFetch>& f);
+void WatchPartitions(const std::shared_ptr<PendingFetch>& f, const FetchResponse& read);
 
 // A watched partition grew. Answers when min_bytes are there; otherwise
 // parks again until the next append or the timer. Also covers the moment
@@ -152,18 +152,25 @@ void OnData(const std::shared_ptr<PendingFetch>& f) {
     return;
   }
   CancelWatches(*f);
-  WatchPartitions(f);
+  WatchPartitions(f, read.resp);
 }
 
-// Watches every partition for data past both the fetch offset and what the
-// high watermark already allows (so a fetch short of min_bytes waits for the
-// next append instead of waking again at once).
-void WatchPartitions(const std::shared_ptr<PendingFetch>& f) {
-  for (const auto& topic : f->fetch.topics) {
-    for (const auto& fp : topic.partitions) {
+// Watches every partition for data past both the fetch offset and the high
+// watermark `read` saw (so a fetch short of min_bytes waits for the next
+// append instead of waking again at once). The watermark the read saw, not
+// the current one: an append that lands between the read and the watch has
+// moved the current one past data the read never counted, and a watch from
+// there would sleep through it until max_wait_ms.
+void WatchPartitions(const std::shared_ptr<PendingFetch>& f, const FetchResponse& read) {
+  for (size_t t = 0; t < f->fetch.topics.size(); ++t) {
+    const auto& topic = f->fetch.topics[t];
+    for (size_t i = 0; i < topic.partitions.size(); ++i) {
+      const auto& fp = topic.partitions[i];
       std::shared_ptr<Partition> p = f->ctx->topics->FindPartition(topic.topic, fp.partition);
       if (p == nullptr) continue;
-      const int64_t seen = std::max(fp.fetch_offset, p->high_watermark.load());
+      // ReadAll answers every requested partition, in request order.
+      const int64_t seen =
+          std::max(fp.fetch_offset, read.responses[t].partitions[i].high_watermark);
       // The callback runs on the appending thread (or inline): hop to the
       // timer thread before reading.
       storage::WatchId id = p->log->WatchOffset(seen, [f](absl::Status) {
@@ -217,7 +224,7 @@ void HandleFetch(BrokerContext* ctx, const std::shared_ptr<FetchSessionCache>& s
   // Park. The answering wake-up sets `done`; later ones find it set.
   f->deadline_ms = NowMs() + f->fetch.max_wait_ms;
   f->timer = ctx->timers->Schedule(f->fetch.max_wait_ms, [f] { Finish(f); });
-  WatchPartitions(f);
+  WatchPartitions(f, first.resp);
 }
 
 }  // namespace

@@ -244,6 +244,34 @@ TEST_CASE("a long-poll fetch waits for min_bytes and answers at the append that 
         std::vector<std::string>{"s", std::string(4000, 'L')});
 }
 
+// A fetch reads, finds too little, then parks. An append that lands between
+// the read and the park must still wake it: the race is narrow, so it is
+// run many times, each append sent the moment the fetch is.
+TEST_CASE("a long-poll fetch is woken by an append racing its park", "[broker]") {
+  BrokerFixture f;
+  RawClient consumer(f.port());
+  RawClient producer(f.port());
+  CreateTopic(producer, "race", 1);
+  constexpr int kRounds = 300;
+  int late = 0;
+  for (int i = 0; i < kRounds; ++i) {
+    protocol::FetchRequest req;
+    req.max_wait_ms = 4000;  // under Receive's 5 s
+    req.min_bytes = 1;
+    req.topics.push_back({"race", {{0, -1, i, -1, -1, 1 << 20, {}}}, {}});
+    consumer.Send(req, 12, 1000 + i);
+    const auto start = std::chrono::steady_clock::now();
+    Produce(producer, "race", 0, MakeBatch({"r" + std::to_string(i)}));
+    auto resp = consumer.Receive<protocol::FetchResponse>(12, 1000 + i);
+    // Answered by the timer, not the append: the wake-up was lost.
+    if (std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(3000)) ++late;
+    REQUIRE(resp.responses[0].partitions[0].records.has_value());
+    CHECK(Values(*resp.responses[0].partitions[0].records) ==
+          std::vector<std::string>{"r" + std::to_string(i)});
+  }
+  CHECK(late == 0);
+}
+
 TEST_CASE("list offsets: earliest, latest, by timestamp", "[broker]") {
   BrokerFixture f;
   RawClient c(f.port());
