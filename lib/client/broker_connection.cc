@@ -5,8 +5,10 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -21,6 +23,12 @@ namespace runnel::client {
 namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
+// Records values this large are written from their own buffers (one
+// sendmsg with the request around them) instead of copied into out_; below
+// it a copy costs less than an extra iovec.
+constexpr size_t kGatherMinBytes = 4 * 1024;
+// iovecs per sendmsg: well under IOV_MAX (1024 on Linux).
+constexpr int kMaxIovecs = 64;
 
 std::string Errno(const char* what) { return absl::StrCat(what, ": ", std::strerror(errno)); }
 
@@ -97,7 +105,7 @@ short BrokerConnection::WantedEvents() const {
     case State::kConnecting:
       return POLLOUT;
     default:
-      return static_cast<short>(POLLIN | (out_pos_ < out_.size() ? POLLOUT : 0));
+      return static_cast<short>(POLLIN | (WritePendingBytes() ? POLLOUT : 0));
   }
 }
 
@@ -194,15 +202,22 @@ absl::StatusOr<int32_t> BrokerConnection::Enqueue(int16_t api_key, int16_t versi
   h.api_version = version;
   h.correlation_id = next_correlation_id_++;
   h.client_id.emplace(options_.client_id);
-  size_t start = protocol::BeginFrame(out_);
-  protocol::Writer w(&out_);
+  const size_t start = protocol::BeginFrame(out_);
+  const size_t gathered_before = gathered_.size();
+  protocol::Writer w(&out_, &gathered_, kGatherMinBytes);
   h.Encode(w, protocol::RequestHeaderVersion(api_key, version));
   encode(w, version);
-  if (!w.status().ok()) {
-    out_.Truncate(start);
-    return w.status();
+  size_t gathered_bytes = 0;
+  for (size_t i = gathered_before; i < gathered_.size(); ++i) {
+    gathered_bytes += gathered_[i].bytes.size();
   }
-  RUNNEL_RETURN_IF_ERROR(protocol::FinishFrame(out_, start));
+  absl::Status framed = w.status();
+  if (framed.ok()) framed = protocol::FinishFrame(out_, start, gathered_bytes);
+  if (!framed.ok()) {
+    out_.Truncate(start);
+    gathered_.resize(gathered_before);
+    return framed;
+  }
   return h.correlation_id;
 }
 
@@ -211,19 +226,66 @@ void BrokerConnection::Track(int32_t correlation_id, InFlight in_flight) {
 }
 
 absl::Status BrokerConnection::WritePending() {
-  while (out_pos_ < out_.size()) {
-    ssize_t n = ::send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
+  while (WritePendingBytes()) {
+    // The next stretch of the stream, as iovecs: out_ up to the next
+    // gathered value, the value, out_ on to the one after, and so on.
+    iovec iov[kMaxIovecs];
+    int count = 0;
+    size_t pos = out_pos_;
+    size_t next = gather_next_;
+    size_t sent = gather_sent_;
+    while (count < kMaxIovecs) {
+      const size_t until = next < gathered_.size() ? gathered_[next].at : out_.size();
+      if (pos < until) {
+        iov[count++] = {out_.data() + pos, until - pos};
+        pos = until;
+        continue;
+      }
+      if (next == gathered_.size()) break;
+      const SharedBytes& value = gathered_[next].bytes;
+      // sendmsg only reads through iov_base.
+      iov[count++] = {const_cast<uint8_t*>(value.data()) + sent, value.size() - sent};
+      ++next;
+      sent = 0;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(count);
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return absl::OkStatus();
       if (errno == EINTR) continue;
       return absl::UnavailableError(
           absl::StrCat("write to ", address_.ToString(), ": ", std::strerror(errno)));
     }
-    out_pos_ += static_cast<size_t>(n);
+    AdvanceWritten(static_cast<size_t>(n));
   }
   out_.Clear();
   out_pos_ = 0;
+  gathered_.clear();
+  gather_next_ = 0;
   return absl::OkStatus();
+}
+
+void BrokerConnection::AdvanceWritten(size_t n) {
+  while (n > 0) {
+    const size_t until = gather_next_ < gathered_.size() ? gathered_[gather_next_].at : out_.size();
+    if (out_pos_ < until) {
+      const size_t k = std::min(n, until - out_pos_);
+      out_pos_ += k;
+      n -= k;
+      continue;
+    }
+    SharedBytes& value = gathered_[gather_next_].bytes;
+    const size_t k = std::min(n, value.size() - gather_sent_);
+    gather_sent_ += k;
+    n -= k;
+    if (gather_sent_ == value.size()) {
+      value = SharedBytes();  // written: its owner may reuse the buffer now
+      ++gather_next_;
+      gather_sent_ = 0;
+    }
+  }
 }
 
 absl::Status BrokerConnection::ReadFrames(absl::Time now, Completions* completions) {
@@ -357,6 +419,9 @@ void BrokerConnection::Close(const absl::Status& status, Completions* completion
   in_flight_.clear();
   out_.Clear();
   out_pos_ = 0;
+  gathered_.clear();
+  gather_next_ = 0;
+  gather_sent_ = 0;
   in_.Clear();
   large_frame_.reset();
   versions_.clear();

@@ -5,7 +5,10 @@
 // negotiates API versions (ApiVersions v3, falling back to v0 for brokers
 // that answer UNSUPPORTED_VERSION), frames requests, pipelines them (any
 // number in flight) and matches each response to its request by
-// correlation id.
+// correlation id. A request's large records values (a producer's batches)
+// are not copied into the write buffer: one sendmsg sends them from their
+// owners' buffers, between the bytes around them, and holds them until
+// written.
 //
 //   BrokerConnection conn(node_id, {"broker1", 9092}, options, hooks);
 //   RUNNEL_RETURN_IF_ERROR(conn.StartConnect(absl::Now()));  // kResolving
@@ -154,6 +157,11 @@ class BrokerConnection {
   // read chunk that has begun moves to large_frame_ to be read in place.
   absl::Status TakeBufferedFrames(absl::Time now, Completions* completions);
   absl::Status WritePending();
+  bool WritePendingBytes() const {
+    return out_pos_ < out_.size() || gather_next_ < gathered_.size();
+  }
+  // Moves the write position `n` bytes on through out_ and gathered_.
+  void AdvanceWritten(size_t n);
   absl::Status CompleteFrame(ByteBuffer frame, absl::Time now, Completions* completions);
 
   const int32_t node_id_;
@@ -167,8 +175,16 @@ class BrokerConnection {
   int fd_ = -1;
   absl::Time setup_deadline_ = absl::InfiniteFuture();
   int32_t next_correlation_id_ = 1;
+  // What is to be written: out_, with the gathered records values (batches
+  // of at least kGatherMinBytes, sent from the producer's own buffers)
+  // spliced in at their places. out_pos_ is how much of out_ went;
+  // gathered_[gather_next_] is the first value not wholly written, of which
+  // gather_sent_ bytes went.
   ByteBuffer out_;
   size_t out_pos_ = 0;
+  std::vector<protocol::GatheredBytes> gathered_;
+  size_t gather_next_ = 0;
+  size_t gather_sent_ = 0;
   ByteBuffer in_;
   // A frame larger than a read chunk (a big Fetch answer) is read straight
   // into a buffer of its own size, which becomes the response (its records

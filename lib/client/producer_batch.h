@@ -67,8 +67,10 @@ struct ProducerBatch {
   absl::Time deadline;  // created + delivery.timeout.ms
   bool closed = false;  // no more appends (full, or drained)
   // The finished batch, kept for retries; empty until first sent. It is the
-  // builder's own buffer, swapped out (not copied), and a request views it.
-  ByteBuffer bytes;
+  // builder's own buffer, swapped out (not copied). Shared: a request's
+  // records view it, and the connection writes it to the socket from here
+  // (acks=0 completes the batch before that write may be done).
+  std::shared_ptr<ByteBuffer> bytes = std::make_shared<ByteBuffer>();
   int64_t producer_id = -1;  // stamped into `bytes` at each send
   int16_t producer_epoch = -1;
   int32_t base_sequence = -1;

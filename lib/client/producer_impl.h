@@ -10,10 +10,11 @@
 // core, whose lock the I/O thread shares), the sticky partitioner and the
 // buffer.memory wait run under the same hold. Batch buffers are recycled:
 // a finished batch's buffer is swapped out of its builder (which goes back
-// to spare_builders_) for a spare one, the request views it, and once the
-// batch is done its buffer goes to spare_bytes_. So a busy producer neither
-// grows fresh buffers (page faults) nor copies a batch between builder and
-// request.
+// to spare_builders_) for a spare one, the request views it, the connection
+// writes it to the socket from there (client/broker_connection.h), and once
+// the batch is done and no connection holds it, its buffer goes to
+// spare_bytes_. So a busy producer neither grows fresh buffers (page faults)
+// nor copies a batch between builder, request and socket.
 #pragma once
 
 #include <atomic>
@@ -112,7 +113,7 @@ class ProducerImpl final : public Producer {
   // Recycled buffers: builders of sent batches, bytes of finished ones
   // (cleared, capacity kept), at most max_spares_ of each.
   std::vector<protocol::RecordBatchBuilder> spare_builders_ ABSL_GUARDED_BY(mu_);
-  std::vector<ByteBuffer> spare_bytes_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<ByteBuffer>> spare_bytes_ ABSL_GUARDED_BY(mu_);
   const size_t max_spares_;
   StickyPartitioner sticky_ ABSL_GUARDED_BY(mu_);
   int64_t buffered_ ABSL_GUARDED_BY(mu_) = 0;

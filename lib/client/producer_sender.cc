@@ -28,7 +28,7 @@ bool NeedsMetadata(ErrorCode ec) {
 // already (a retry that kept its sequence): the CRC is a pass over the
 // whole batch.
 void StampProducerState(ProducerBatch& b) {
-  uint8_t* p = b.bytes.data();
+  uint8_t* p = b.bytes->data();
   if (LoadBigEndian<int64_t>(p + kProducerIdOffset) == b.producer_id &&
       LoadBigEndian<int16_t>(p + kProducerEpochOffset) == b.producer_epoch &&
       LoadBigEndian<int32_t>(p + kBaseSequenceOffset) == b.base_sequence) {
@@ -37,7 +37,7 @@ void StampProducerState(ProducerBatch& b) {
   StoreBigEndian<int64_t>(p + kProducerIdOffset, b.producer_id);
   StoreBigEndian<int16_t>(p + kProducerEpochOffset, b.producer_epoch);
   StoreBigEndian<int32_t>(p + kBaseSequenceOffset, b.base_sequence);
-  StoreBigEndian<uint32_t>(p + kCrcOffset, ComputeBatchCrc(b.bytes.span()));
+  StoreBigEndian<uint32_t>(p + kCrcOffset, ComputeBatchCrc(b.bytes->span()));
 }
 
 }  // namespace
@@ -152,7 +152,8 @@ std::map<int32_t, std::vector<std::unique_ptr<ProducerBatch>>> ProducerImpl::Dra
     const int32_t node = *leader;
     auto planned = out.find(node);
     if (planned == out.end() && node_in_flight_[node] >= options_.max_in_flight) continue;
-    int64_t size = static_cast<int64_t>(b.bytes.empty() ? b.builder.EstimatedSize() : b.bytes.size());
+    int64_t size =
+        static_cast<int64_t>(b.bytes->empty() ? b.builder.EstimatedSize() : b.bytes->size());
     if (planned != out.end() && bytes[node] + size > options_.max_request_size) continue;
     std::unique_ptr<ProducerBatch> batch = std::move(ps.queue.front());
     ps.queue.pop_front();
@@ -169,7 +170,7 @@ std::map<int32_t, std::vector<std::unique_ptr<ProducerBatch>>> ProducerImpl::Dra
       batch->producer_id = producer_id_;
       batch->producer_epoch = producer_epoch_;
     }
-    if (batch->bytes.empty() && batch->bytes.capacity() == 0 && !spare_bytes_.empty()) {
+    if (batch->bytes->empty() && batch->bytes->capacity() == 0 && !spare_bytes_.empty()) {
       batch->bytes = std::move(spare_bytes_.back());  // SendBatches fills it
       spare_bytes_.pop_back();
     }
@@ -209,7 +210,7 @@ void ProducerImpl::SendBatches(int32_t node, std::vector<std::unique_ptr<Produce
   std::vector<std::unique_ptr<ProducerBatch>> sending;
   std::vector<protocol::RecordBatchBuilder> spent;  // builders of batches now finished
   for (auto& b : batches) {
-    if (b->bytes.empty()) {
+    if (b->bytes->empty()) {
       // The sequence was assigned at drain: Finish() writes it under the
       // one CRC pass, so the stamp below finds it there.
       if (b->producer_id >= 0) {
@@ -225,7 +226,7 @@ void ProducerImpl::SendBatches(int32_t node, std::vector<std::unique_ptr<Produce
       }
       // The finished batch leaves the builder by swap (no copy) for the
       // recycled buffer the batch holds; the builder goes back to the pool.
-      b->bytes = b->builder.SwapBuffer(std::move(b->bytes));
+      *b->bytes = b->builder.SwapBuffer(std::move(*b->bytes));
       spent.push_back(std::move(b->builder));
     }
     if (b->producer_id >= 0) StampProducerState(*b);
@@ -237,9 +238,9 @@ void ProducerImpl::SendBatches(int32_t node, std::vector<std::unique_ptr<Produce
     }
     auto& pd = topic->partition_data.emplace_back();
     pd.index = b->tp.partition;
-    // A view, not a copy: the batch outlives the request's encoding (it
-    // stays in the in-flight request until the answer).
-    pd.records = SharedBytes(nullptr, b->bytes.span());
+    // A view, not a copy, that shares the batch's buffer: the connection
+    // sends it from there (client/broker_connection.h).
+    pd.records = SharedBytes(b->bytes, b->bytes->span());
     sending.push_back(std::move(b));
   }
   int64_t id;
@@ -331,7 +332,7 @@ void ProducerImpl::HandleBatchResult(std::unique_ptr<ProducerBatch> batch,
   if (status.ok() && (error == ErrorCode::kNone || error == ErrorCode::kDuplicateSequenceNumber)) {
     ps.unacked.erase(batch->base_sequence);
     records_sent_ += batch->record_count();
-    bytes_sent_ += static_cast<int64_t>(batch->bytes.size());
+    bytes_sent_ += static_cast<int64_t>(batch->bytes->size());
     batches_sent_++;
     batch_records_ += batch->record_count();
     int64_t offset = error == ErrorCode::kNone ? base_offset : -1;
@@ -476,8 +477,10 @@ void ProducerImpl::Complete(std::vector<Completed>& done) {
     pending_records_ -= records;
     for (auto& c : done) {
       if (spare_bytes_.size() >= max_spares_) break;
-      if (c.batch->bytes.capacity() == 0) continue;
-      c.batch->bytes.Clear();
+      // Still held by a connection that has not written it (acks=0): left
+      // to it, to be freed when written.
+      if (c.batch->bytes.use_count() != 1 || c.batch->bytes->capacity() == 0) continue;
+      c.batch->bytes->Clear();
       spare_bytes_.push_back(std::move(c.batch->bytes));
     }
     space_freed_.SignalAll();

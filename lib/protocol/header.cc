@@ -92,8 +92,8 @@ size_t BeginFrame(ByteBuffer& out) {
   return start;
 }
 
-absl::Status FinishFrame(ByteBuffer& out, size_t frame_start) {
-  const size_t size = out.size() - frame_start - kFrameSizeBytes;
+absl::Status FinishFrame(ByteBuffer& out, size_t frame_start, size_t gathered_bytes) {
+  const size_t size = out.size() - frame_start - kFrameSizeBytes + gathered_bytes;
   if (size > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
     out.Truncate(frame_start);
     return absl::InvalidArgumentError(absl::StrCat("frame of ", size, " bytes is too large"));

@@ -68,15 +68,29 @@ void Writer::NullableString(const std::optional<std::string>& v, bool flexible) 
   }
 }
 
-void Writer::Bytes(std::span<const uint8_t> v, bool flexible) {
-  if (flexible) {
-    UnsignedVarint(static_cast<uint64_t>(v.size()) + 1);
-  } else {
-    if (v.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
-      Fail(absl::StrCat(v.size(), " bytes are longer than an int32 length allows"));
-    }
-    Int32(static_cast<int32_t>(v.size()));
+void Writer::Records(const SharedBytes& v, bool flexible) {
+  // Without an owner the bytes may not outlive this call: copied.
+  if (gathered_ == nullptr || v.size() < gather_min_size_ || v.owner() == nullptr) {
+    Bytes(v.span(), flexible);
+    return;
   }
+  Length(v.size(), flexible);
+  gathered_->push_back({out_->size(), v});
+}
+
+void Writer::Length(size_t n, bool flexible) {
+  if (flexible) {
+    UnsignedVarint(static_cast<uint64_t>(n) + 1);
+  } else {
+    if (n > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+      Fail(absl::StrCat(n, " bytes are longer than an int32 length allows"));
+    }
+    Int32(static_cast<int32_t>(n));
+  }
+}
+
+void Writer::Bytes(std::span<const uint8_t> v, bool flexible) {
+  Length(v.size(), flexible);
   out_->Append(v);
 }
 

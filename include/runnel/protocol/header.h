@@ -81,9 +81,11 @@ absl::StatusOr<size_t> ParseFrameSize(std::span<const uint8_t> prefix,
                                       size_t max_frame_size = kDefaultMaxFrameSize);
 
 // Reserves a frame's size field at the end of `out` and returns its position;
-// FinishFrame writes the number of bytes appended since.
+// FinishFrame writes the number of bytes appended since, plus
+// `gathered_bytes` that belong to the frame but are sent from elsewhere
+// (Writer's gathered records values). Too large a frame is truncated away.
 size_t BeginFrame(ByteBuffer& out);
-absl::Status FinishFrame(ByteBuffer& out, size_t frame_start);
+absl::Status FinishFrame(ByteBuffer& out, size_t frame_start, size_t gathered_bytes = 0);
 
 // Appends a whole request frame: size, header (at the version its API and
 // version call for) and `body` encoded at header.api_version.

@@ -70,9 +70,24 @@ struct TaggedField {
 };
 using UnknownTaggedFields = std::vector<TaggedField>;
 
+// A `records` value a Writer left out of its buffer (see Writer's gathering
+// constructor): it belongs at byte `at` of the buffer, and is sent from
+// where it lies, kept alive by its owner.
+struct GatheredBytes {
+  size_t at = 0;
+  SharedBytes bytes;
+};
+
 class Writer {
  public:
   explicit Writer(ByteBuffer* out) : out_(out) {}
+  // Leaves each `records` value of at least `min_size` bytes that has an
+  // owner out of `out`, and appends it with its place to `gathered`
+  // instead: a producer's batches go to the socket from the batch itself
+  // (one scatter-gather write) rather than being copied into the request.
+  // size() then counts only what is in `out`.
+  Writer(ByteBuffer* out, std::vector<GatheredBytes>* gathered, size_t min_size)
+      : out_(out), gathered_(gathered), gather_min_size_(min_size) {}
 
   ByteBuffer& buffer() { return *out_; }
   size_t size() const { return out_->size(); }
@@ -116,7 +131,7 @@ class Writer {
                 std::string_view field);
   void NullArray(bool flexible, bool nullable_here, std::string_view field);
   // `records` fields: bytes on the wire.
-  void Records(const SharedBytes& v, bool flexible) { Bytes(v.span(), flexible); }
+  void Records(const SharedBytes& v, bool flexible);
   void OptRecords(const std::optional<SharedBytes>& v, bool flexible, bool nullable_here,
                   std::string_view field);
 
@@ -126,12 +141,16 @@ class Writer {
   void EmptyTaggedFields() { out_->PushBack(0); }
 
  private:
+  // The length prefix of bytes and records, classic or compact.
+  void Length(size_t n, bool flexible);
   template <typename T>
   void Fixed(T v) {
     StoreBigEndian<T>(out_->AppendUninitialized(sizeof(T)), v);
   }
 
   ByteBuffer* out_;
+  std::vector<GatheredBytes>* gathered_ = nullptr;
+  size_t gather_min_size_ = 0;
   std::string error_;
 };
 
