@@ -234,8 +234,8 @@ absl::Status ConsumerImpl::Assign(const std::vector<TopicPartition>& partitions)
     SetAssignment(partitions);
     for (const auto& tp : partitions) topics.push_back(tp.topic);
   }
-  // Partitions the metadata already says do not exist are parked before
-  // InitPositions would look them up.
+  // Partitions the metadata already says do not exist are marked missing
+  // before InitPositions would look them up.
   WatchMissingPartitions(*core_->metadata());
   core_->AddTopics(topics);
   core_->Post([this] { InitPositions(); });
@@ -421,6 +421,9 @@ void ConsumerImpl::SetPosition(PartitionState& ps, int64_t offset) {
   ps.epoch = ++epoch_counter_;
   ps.reset_to.reset();
   ps.resetting = false;
+  // A position ends the watch over a missing partition (nothing to look
+  // up); SeekToListedOffset's -1 leaves one missing, reset once it appears.
+  if (offset >= 0) ps.missing = false;
   cv_.SignalAll();
 }
 
@@ -457,8 +460,6 @@ absl::Status ConsumerImpl::SeekToListedOffset(const std::vector<TopicPartition>&
       if (it == assigned_.end()) continue;  // as Kafka: unassigned ones are ignored
       SetPosition(it->second, -1);
       it->second.reset_to = timestamp;
-      // One that does not exist stays parked: reset once it appears.
-      if (Watched(tp)) it->second.resetting = true;
     }
   }
   // The position is unknown until the I/O thread's ListOffsets answers.

@@ -160,6 +160,12 @@ bool DecodeBatch(FetchedPartition& f, std::vector<ConsumerRecord>& out,
   return false;
 }
 
+// An OffsetFetch answer's partition error saying the partition does not
+// exist (UNKNOWN_TOPIC_OR_PARTITION).
+bool DoesNotExist(const absl::Status& s) {
+  return protocol::ErrorCodeFromStatus(s) == ErrorCode::kUnknownTopicOrPartition;
+}
+
 }  // namespace
 
 void ConsumerImpl::PumpSoon() {
@@ -512,7 +518,9 @@ void ConsumerImpl::InitPositions() {
     absl::MutexLock l(&mu_);
     if (closed_) return;
     for (auto& [tp, ps] : assigned_) {
-      if (ps.resetting) continue;
+      // A missing partition is asked for once a snapshot lists it
+      // (WatchMissingPartitions posts this then).
+      if (ps.resetting || ps.missing) continue;
       if (ps.reset_to) {
         resets[*ps.reset_to].push_back(tp);
         ps.resetting = true;
@@ -524,65 +532,73 @@ void ConsumerImpl::InitPositions() {
   }
   for (auto& [ts, tps] : resets) ResetOffsets(std::move(tps), ts);
   if (lookup.empty()) return;
-  // A partition's own error (UNKNOWN_TOPIC_OR_PARTITION for one that does
-  // not exist) retries that partition only: the others go on (issue 5).
+  // A partition's own error retries that partition only: the others go on
+  // (issue 5). UNKNOWN_TOPIC_OR_PARTITION, one that does not exist, is not
+  // retried but marked missing and watched (consumer_missing.cc).
   auto errors = std::make_shared<std::map<TopicPartition, absl::Status>>();
-  SendOffsetFetch(lookup, [this, lookup, errors](
-                              absl::StatusOr<TopicPartitionOffsets> committed) {
-    std::vector<TopicPartition> reset;
-    {
-      absl::MutexLock l(&mu_);
-      for (const auto& tp : lookup) {
-        auto it = assigned_.find(tp);
-        if (it == assigned_.end() || !it->second.resetting) continue;
-        PartitionState& ps = it->second;
-        if (!committed.ok() || errors->count(tp)) {
-          ps.resetting = false;
-          continue;
+  SendOffsetFetch(
+      lookup,
+      [this, lookup, errors](absl::StatusOr<TopicPartitionOffsets> committed) {
+        std::vector<TopicPartition> reset, started;
+        bool retry = false;
+        {
+          const absl::Time now = absl::Now();
+          absl::MutexLock l(&mu_);
+          for (const auto& tp : lookup) {
+            auto it = assigned_.find(tp);
+            if (it == assigned_.end() || !it->second.resetting) continue;
+            PartitionState& ps = it->second;
+            // Went missing while asked: the answer is dropped and the partition
+            // asked again once it appears (a position taken now would end the
+            // watch without its "appeared" line). A failed call is retried below.
+            if (ps.missing || !committed.ok()) {
+              ps.resetting = false;
+              continue;
+            }
+            if (auto e = errors->find(tp); e != errors->end()) {
+              ps.resetting = false;
+              if (DoesNotExist(e->second)) {
+                if (NoteMissing(tp, ps, now)) started.push_back(tp);
+              } else {
+                retry = true;
+              }
+              continue;
+            }
+            auto c = committed->find(tp);
+            if (c != committed->end()) {
+              SetPosition(ps, c->second.offset);
+              last_committed_[tp] = c->second.offset;
+            } else if (options_.auto_offset_reset == OffsetReset::kNone) {
+              ps.resetting = false;
+              fatal_ = absl::OutOfRangeError(absl::StrCat("no committed offset for ", tp.topic, "-",
+                                                          tp.partition,
+                                                          " and auto.offset.reset is none"));
+              cv_.SignalAll();
+            } else {
+              reset.push_back(tp);
+            }
+          }
         }
-        auto c = committed->find(tp);
-        if (c != committed->end()) {
-          SetPosition(ps, c->second.offset);
-          last_committed_[tp] = c->second.offset;
-        } else if (options_.auto_offset_reset == OffsetReset::kNone) {
-          ps.resetting = false;
-          fatal_ = absl::OutOfRangeError(absl::StrCat("no committed offset for ", tp.topic, "-",
-                                                      tp.partition,
-                                                      " and auto.offset.reset is none"));
-          cv_.SignalAll();
-        } else {
-          reset.push_back(tp);
+        for (const auto& tp : started) WarnMissing(tp);
+        if (!committed.ok()) {
+          core_->PostAfter(core_->options().retry_backoff, [this] { InitPositions(); });
+          return;
         }
-      }
-    }
-    if (!committed.ok()) {
-      core_->PostAfter(core_->options().retry_backoff, [this] { InitPositions(); });
-      return;
-    }
-    if (!errors->empty()) {
-      bool unknown = false;
-      for (const auto& [tp, status] : *errors) {
-        unknown |= protocol::ErrorCodeFromStatus(status) == ErrorCode::kUnknownTopicOrPartition;
-        RUNNEL_CLIENT_LOG(log_, kWarn, "offset fetch failed for a partition",
-                          {{"topic", tp.topic},
-                           {"partition", std::to_string(tp.partition)},
-                           {"error", status.ToString()}});
-      }
-      // A partition that does not exist is asked again after a metadata
-      // refresh, at most once a second.
-      absl::Duration backoff = core_->options().retry_backoff;
-      if (unknown) {
-        core_->RequestMetadataRefresh();
-        backoff = std::max(backoff, absl::Seconds(1));
-      }
-      core_->PostAfter(backoff, [this] { InitPositions(); });
-    }
-    if (!reset.empty()) {
-      ResetOffsets(std::move(reset),
-                   options_.auto_offset_reset == OffsetReset::kEarliest ? -2 : -1);
-    }
-    PumpSoon();
-  }, errors);
+        for (const auto& [tp, status] : *errors) {
+          if (DoesNotExist(status)) continue;  // the watch warns about it
+          RUNNEL_CLIENT_LOG(log_, kWarn, "offset fetch failed for a partition",
+                            {{"topic", tp.topic},
+                             {"partition", std::to_string(tp.partition)},
+                             {"error", status.ToString()}});
+        }
+        if (retry) core_->PostAfter(core_->options().retry_backoff, [this] { InitPositions(); });
+        if (!reset.empty()) {
+          ResetOffsets(std::move(reset),
+                       options_.auto_offset_reset == OffsetReset::kEarliest ? -2 : -1);
+        }
+        PumpSoon();
+      },
+      errors);
 }
 
 void ConsumerImpl::ResetOffsets(std::vector<TopicPartition> tps, int64_t timestamp) {
@@ -624,48 +640,34 @@ void ConsumerImpl::ResetOffsets(std::vector<TopicPartition> tps, int64_t timesta
     }
     PumpSoon();
   };
-  std::vector<TopicPartition> unknown;
+  // A partition the metadata says does not exist is not asked (it would
+  // wait request.timeout.ms for a leader that never comes): it is marked
+  // missing, keeping reset_to, and reset once a snapshot lists it.
+  std::vector<TopicPartition> ask, started;
   {
     const auto md = core_->metadata();
+    const absl::Time now = absl::Now();
+    absl::MutexLock l(&mu_);
     for (const auto& tp : tps) {
-      const TopicMetadata* t = md->FindTopic(tp.topic);
-      if (t != nullptr && t->error == ErrorCode::kNone &&
-          (tp.partition < 0 || tp.partition >= static_cast<int32_t>(t->partitions.size()))) {
-        unknown.push_back(tp);
+      if (!PartitionMissing(*md, tp)) {
+        ask.push_back(tp);
         continue;
       }
-      SendListOffsets(
-          {{tp, timestamp}},
-          [on_answer, tp](absl::StatusOr<std::map<TopicPartition, std::optional<int64_t>>> r) {
-            on_answer(tp, r.ok() ? absl::OkStatus() : r.status(),
-                      r.ok() && r->count(tp) ? r->at(tp) : std::nullopt);
-          });
-    }
-  }
-  if (unknown.empty()) return;
-  // The topic is known and has no such partition: UNKNOWN_TOPIC_OR_PARTITION
-  // without asking, retried after a metadata refresh (partitions may be
-  // added) at most once a second.
-  core_->RequestMetadataRefresh();
-  const absl::Duration backoff = std::max(core_->options().retry_backoff, absl::Seconds(1));
-  {
-    absl::MutexLock l(&mu_);
-    for (const auto& tp : unknown) {
       auto it = assigned_.find(tp);
-      if (it != assigned_.end()) it->second.resetting = false;  // keeps reset_to
+      if (it == assigned_.end() || !it->second.resetting) continue;  // sought meanwhile
+      it->second.resetting = false;
+      if (NoteMissing(tp, it->second, now)) started.push_back(tp);
     }
   }
-  for (const auto& tp : unknown) {
-    RUNNEL_CLIENT_LOG(
-        log_, kWarn, "assigned partition does not exist",
-        {{"topic", tp.topic},
-         {"partition", std::to_string(tp.partition)},
-         {"error", protocol::ErrorCodeToStatus(ErrorCode::kUnknownTopicOrPartition,
-                                               "offset lookup")
-                       .ToString()},
-         {"retry_ms", std::to_string(absl::ToInt64Milliseconds(backoff))}});
+  for (const auto& tp : started) WarnMissing(tp);
+  for (const auto& tp : ask) {
+    SendListOffsets(
+        {{tp, timestamp}},
+        [on_answer, tp](absl::StatusOr<std::map<TopicPartition, std::optional<int64_t>>> r) {
+          on_answer(tp, r.ok() ? absl::OkStatus() : r.status(),
+                    r.ok() && r->count(tp) ? r->at(tp) : std::nullopt);
+        });
   }
-  core_->PostAfter(backoff, [this] { InitPositions(); });
 }
 
 }  // namespace runnel::client

@@ -2,8 +2,8 @@
 //   consumer.cc          the public calls (Poll, Seek, Pause, Close, ...)
 //   consumer_group.cc    the classic group protocol on the I/O thread
 //   consumer_fetch.cc    fetching and offset resets on the I/O thread
-//   consumer_offsets.cc  OffsetCommit / OffsetFetch / ListOffsets, and the
-//                        watch over assigned partitions that do not exist
+//   consumer_offsets.cc  OffsetCommit / OffsetFetch / ListOffsets
+//   consumer_missing.cc  the watch over assigned partitions that do not exist
 //   consumer_options.cc  ConsumerOptions from Kafka property names
 //
 // Threads and state. Everything mutable lives under mu_: the user's thread
@@ -56,6 +56,10 @@ inline int64_t RecordBytes(const ConsumerRecord& r) {
 // after the first warning (its lookup is retried once a second).
 inline constexpr absl::Duration kMissingPartitionWarnInterval = absl::Seconds(30);
 
+// Whether `md` says `tp` does not exist: its topic is known and has no such
+// partition (consumer_missing.cc).
+bool PartitionMissing(const ClusterMetadata& md, const TopicPartition& tp);
+
 // One partition's records of a fetch answer, decoded bit by bit
 // (consumer_fetch.cc).
 struct FetchedPartition;
@@ -103,6 +107,12 @@ class ConsumerImpl final : public Consumer {
     uint64_t epoch = 0;
     bool paused = false;
     bool resetting = false;  // an offset lookup is in flight
+    // The partition does not exist (consumer_missing.cc): InitPositions and
+    // ResetOffsets ask nothing for it until a metadata snapshot lists it.
+    // A flag of its own, not `resetting` held: a lookup in flight when it
+    // goes missing still answers (and is dropped for it), and one still in
+    // flight when it appears keeps InitPositions from asking twice.
+    bool missing = false;
     std::optional<int64_t> reset_to;  // ListOffsets timestamp to reset with
     std::deque<ConsumerRecord> buffered;
     // RecordBytes of `buffered`, plus undecoded_bytes.
@@ -208,28 +218,6 @@ class ConsumerImpl final : public Consumer {
                        absl::AnyInvocable<void(absl::StatusOr<
                                                std::map<TopicPartition, std::optional<int64_t>>>)>
                            done);
-  // Assigned partitions that do not exist (any thread). A partition
-  // without a position that the metadata (each snapshot, and at Assign)
-  // or an OffsetFetch answer says does not exist is watched: warned about
-  // once (WarnMissing), queued once for Poll to report, and parked
-  // (`resetting` held, so InitPositions passes it by); a lookup in flight
-  // for it is hidden from its callback (AnswerLookup) and parked when it
-  // answers. Once a second a tick refreshes the metadata (the retry) and
-  // warns again every kMissingPartitionWarnInterval with the retries so
-  // far. A snapshot that lists it unparks it, logs it at info and looks its
-  // position up.
-  void WatchMissingPartitions(const ClusterMetadata& md);
-  void MissingPartitionsTick();
-  bool Watched(const TopicPartition& tp) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // Starts watching `tp`; false if it was already.
-  bool NoteMissing(const TopicPartition& tp, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The first warning; starts the tick.
-  void WarnMissing(const TopicPartition& tp) ABSL_LOCKS_EXCLUDED(mu_);
-  void ParkWatched(const std::vector<TopicPartition>& tps) ABSL_LOCKS_EXCLUDED(mu_);
-  // Runs `answer` (InitPositions' callback for `tps`) with the watched ones
-  // not `resetting`, which it skips, then parks them again.
-  void AnswerLookup(const std::vector<TopicPartition>& tps, absl::AnyInvocable<void()> answer)
-      ABSL_LOCKS_EXCLUDED(mu_);
   // Close's commit (user thread): SendCommit again after a retriable error
   // (a rebalance, a moving coordinator, a lost connection, a generation a
   // join under way is replacing) until it succeeds or `deadline` passes.
@@ -237,6 +225,26 @@ class ConsumerImpl final : public Consumer {
   // Positions of assigned partitions past their last commit.
   TopicPartitionOffsets UncommittedPositions(const std::vector<TopicPartition>* only) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // --- consumer_missing.cc (any thread)
+  // Assigned partitions that do not exist. A partition without a position
+  // that the metadata (each snapshot, at Assign, at ResetOffsets) or an
+  // OffsetFetch answer says does not exist is marked `missing` (NoteMissing),
+  // which InitPositions and ResetOffsets pass by, warned about once
+  // (WarnMissing) and queued once for Poll to report. Once a second a tick
+  // refreshes the metadata (the retry) and warns again every
+  // kMissingPartitionWarnInterval with the retries so far. A snapshot that
+  // lists it clears `missing`, logs it at info and looks its position up.
+  void WatchMissingPartitions(const ClusterMetadata& md);
+  void MissingPartitionsTick();
+  bool Watched(const TopicPartition& tp) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Marks `tp` (whose state `ps` is) missing and starts watching it; false
+  // if it was watched already. A true answer is the caller's to warn about
+  // (WarnMissing) once off the lock.
+  bool NoteMissing(const TopicPartition& tp, PartitionState& ps, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The first warning; starts the tick.
+  void WarnMissing(const TopicPartition& tp) ABSL_LOCKS_EXCLUDED(mu_);
 
   // --- consumer.cc
   void SetAssignment(const std::vector<TopicPartition>& tps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1,15 +1,6 @@
 // The consumer's offset requests: OffsetCommit and OffsetFetch to the group
 // coordinator, ListOffsets to each partition's leader. Called from any
 // thread; callbacks run on the I/O thread.
-//
-// Also the watch over assigned partitions that do not exist (issue 5),
-// whose offsets cannot be looked up: logged at warn once when the metadata
-// or an OffsetFetch answer first says so, then every 30 s with the retries
-// so far, and at info when it appears; reported once by Poll (librdkafka's
-// consumer error event); retried by a metadata refresh once a second. It
-// lives here, beside the lookups it keeps from retrying such a partition
-// (InitPositions and ResetOffsets in consumer_fetch.cc pass a parked one
-// by), so that the warning is logged once instead of at every retry.
 #include <algorithm>
 #include <future>
 #include <memory>
@@ -185,13 +176,6 @@ void ConsumerImpl::SendOffsetFetch(
     const std::vector<TopicPartition>& tps,
     absl::AnyInvocable<void(absl::StatusOr<TopicPartitionOffsets>)> done,
     std::shared_ptr<std::map<TopicPartition, absl::Status>> partition_errors) {
-  if (partition_errors != nullptr) {
-    // InitPositions' lookup: partitions that do not exist stay parked, not
-    // reset or retried by its callback (each would warn again).
-    done = [this, tps, done = std::move(done)](absl::StatusOr<TopicPartitionOffsets> r) mutable {
-      AnswerLookup(tps, [&] { done(std::move(r)); });
-    };
-  }
   if (options_.group_id.empty()) return done(TopicPartitionOffsets{});
   FindCoordinator([this, tps, done = std::move(done), partition_errors](
                       absl::StatusOr<int32_t> coordinator) mutable {
@@ -223,18 +207,6 @@ void ConsumerImpl::SendOffsetFetch(
           auto take = [&](const std::string& topic, int32_t partition, int64_t offset,
                           int32_t epoch, const std::optional<std::string>& md,
                           int16_t error) -> absl::Status {
-            if (error != 0 && partition_errors != nullptr &&
-                static_cast<ErrorCode>(error) == ErrorCode::kUnknownTopicOrPartition) {
-              // A partition that does not exist: watched from now on.
-              bool started;
-              {
-                absl::MutexLock l(&mu_);
-                started = assigned_.count({topic, partition}) != 0 &&
-                          NoteMissing({topic, partition}, absl::Now());
-              }
-              if (started) WarnMissing({topic, partition});
-              return absl::OkStatus();
-            }
             if (error != 0) {
               auto s = protocol::ErrorCodeToStatus(
                   static_cast<ErrorCode>(error),
@@ -296,15 +268,7 @@ void ConsumerImpl::SendListOffsets(
   if (query.empty()) return done(std::map<TopicPartition, std::optional<int64_t>>{});
   auto gather = std::make_shared<Gather>();
   gather->pending = query.size();
-  std::vector<TopicPartition> tps;
-  for (const auto& [tp, ts] : query) tps.push_back(tp);
-  // A lookup of a partition that turned out not to exist (sent before the
-  // metadata knew) is parked once answered, not retried.
-  gather->done = [this, tps, done = std::move(done)](
-                     absl::StatusOr<std::map<TopicPartition, std::optional<int64_t>>> r) mutable {
-    done(std::move(r));
-    ParkWatched(tps);
-  };
+  gather->done = std::move(done);
   // One request per partition: each goes to its own leader, and these are
   // rare (start-up, resets, OffsetsForTimes).
   for (const auto& [tp, ts] : query) {
@@ -353,139 +317,6 @@ void ConsumerImpl::SendListOffsets(
         },
         ro);
   }
-}
-
-namespace {
-
-// As ResetOffsets decides it: the topic is known and has no such partition.
-bool PartitionMissing(const ClusterMetadata& md, const TopicPartition& tp) {
-  const TopicMetadata* t = md.FindTopic(tp.topic);
-  return t != nullptr && t->error == ErrorCode::kNone &&
-         (tp.partition < 0 || tp.partition >= static_cast<int32_t>(t->partitions.size()));
-}
-
-std::string Seconds(absl::Duration d) { return std::to_string(absl::ToInt64Seconds(d)); }
-
-}  // namespace
-
-bool ConsumerImpl::Watched(const TopicPartition& tp) const {
-  auto a = assigned_.find(tp);
-  return missing_.count(tp) != 0 && a != assigned_.end() && a->second.position < 0;
-}
-
-bool ConsumerImpl::NoteMissing(const TopicPartition& tp, absl::Time now) {
-  if (!missing_.emplace(tp, MissingPartition{now, now}).second) return false;
-  missing_to_report_.push_back(tp);
-  cv_.SignalAll();
-  return true;
-}
-
-void ConsumerImpl::WarnMissing(const TopicPartition& tp) {
-  bool tick;
-  {
-    absl::MutexLock l(&mu_);
-    tick = !missing_tick_scheduled_;
-    missing_tick_scheduled_ = true;
-  }
-  if (tick) core_->PostAfter(absl::Seconds(1), [this] { MissingPartitionsTick(); });
-  RUNNEL_CLIENT_LOG(log_, kWarn, "assigned partition does not exist",
-                    {{"topic", tp.topic},
-                     {"partition", std::to_string(tp.partition)},
-                     {"error", "UNKNOWN_TOPIC_OR_PARTITION"},
-                     {"retry_ms", "1000"}});
-}
-
-void ConsumerImpl::ParkWatched(const std::vector<TopicPartition>& tps) {
-  absl::MutexLock l(&mu_);
-  for (const auto& tp : tps) {
-    if (Watched(tp)) assigned_[tp].resetting = true;
-  }
-}
-
-void ConsumerImpl::AnswerLookup(const std::vector<TopicPartition>& tps,
-                                absl::AnyInvocable<void()> answer) {
-  std::vector<TopicPartition> hidden;
-  {
-    absl::MutexLock l(&mu_);
-    for (const auto& tp : tps) {
-      if (!Watched(tp)) continue;
-      assigned_[tp].resetting = false;
-      hidden.push_back(tp);
-    }
-  }
-  answer();
-  ParkWatched(hidden);
-}
-
-void ConsumerImpl::WatchMissingPartitions(const ClusterMetadata& md) {
-  struct Appeared {
-    TopicPartition tp;
-    MissingPartition was;
-  };
-  std::vector<Appeared> appeared;
-  std::vector<TopicPartition> started;
-  const absl::Time now = absl::Now();
-  {
-    absl::MutexLock l(&mu_);
-    if (closed_) return;
-    // Unassigned since, or given a position by Seek: no longer watched.
-    for (auto it = missing_.begin(); it != missing_.end();) {
-      it = Watched(it->first) ? std::next(it) : missing_.erase(it);
-    }
-    for (auto& [tp, ps] : assigned_) {
-      if (ps.position >= 0) continue;
-      if (!PartitionMissing(md, tp)) {
-        auto it = missing_.find(tp);
-        if (it == missing_.end()) continue;
-        appeared.push_back({tp, it->second});
-        missing_.erase(it);
-        ps.resetting = false;  // unparked: InitPositions looks it up
-        continue;
-      }
-      if (NoteMissing(tp, now)) started.push_back(tp);
-      // Parked; a lookup in flight keeps `resetting` and is parked when it
-      // answers (AnswerLookup, SendListOffsets).
-      ps.resetting = true;
-    }
-  }
-  for (const auto& tp : started) WarnMissing(tp);
-  for (const auto& [tp, was] : appeared) {
-    RUNNEL_CLIENT_LOG(log_, kInfo, "assigned partition appeared",
-                      {{"topic", tp.topic},
-                       {"partition", std::to_string(tp.partition)},
-                       {"missing_s", Seconds(now - was.since)},
-                       {"retries", std::to_string(was.retries)}});
-  }
-  if (!appeared.empty()) core_->Post([this] { InitPositions(); });
-}
-
-void ConsumerImpl::MissingPartitionsTick() {
-  std::vector<std::pair<TopicPartition, MissingPartition>> warn;
-  const absl::Time now = absl::Now();
-  {
-    absl::MutexLock l(&mu_);
-    missing_tick_scheduled_ = false;
-    if (closed_ || missing_.empty()) return;
-    for (auto& [tp, m] : missing_) {
-      ++m.retries;
-      if (now - m.warned >= kMissingPartitionWarnInterval) {
-        m.warned = now;
-        warn.emplace_back(tp, m);
-      }
-    }
-    missing_tick_scheduled_ = true;
-  }
-  for (const auto& [tp, m] : warn) {
-    RUNNEL_CLIENT_LOG(log_, kWarn, "assigned partition still does not exist",
-                      {{"topic", tp.topic},
-                       {"partition", std::to_string(tp.partition)},
-                       {"error", "UNKNOWN_TOPIC_OR_PARTITION"},
-                       {"missing_s", Seconds(now - m.since)},
-                       {"retries", std::to_string(m.retries)}});
-  }
-  // The snapshot this asks for is watched by the metadata listener.
-  core_->RequestMetadataRefresh();
-  core_->PostAfter(absl::Seconds(1), [this] { MissingPartitionsTick(); });
 }
 
 }  // namespace runnel::client
