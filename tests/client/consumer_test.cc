@@ -505,6 +505,34 @@ TEST_CASE("a partition that does not exist does not block the others: mock clust
   }
 }
 
+// A lookup in flight when the partition turns out missing: the mock holds
+// the first OffsetFetch 2 s, long after the metadata said partition 7 does
+// not exist, and then answers it UNKNOWN_TOPIC_OR_PARTITION too. The late
+// answer must neither warn a second time nor report the partition again,
+// and must still give partition 0 its position.
+TEST_CASE("a lookup answering after its partition went missing warns once: mock cluster",
+          "[consumer]") {
+  MockCluster mock(1);
+  mock.CreateTopic("one", 1);
+  ProduceNumbered(mock.bootstraps(), "one", 10, 1);
+  const TopicPartition missing{"one", 7};
+  PartitionLog log(missing);
+  auto o = QuickConsumerOptions(mock.bootstraps(), "g-slow-lookup");
+  o.enable_auto_commit = false;
+  log.Attach(o);
+  REQUIRE(rd_kafka_mock_broker_push_request_error_rtts(mock.mock(), 1, 9 /* OffsetFetch */, 1,
+                                                       RD_KAFKA_RESP_ERR_NO_ERROR,
+                                                       2000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto c = MakeConsumer(o);
+  REQUIRE(c->Assign({{"one", 0}, missing}).ok());
+  Polled got = PollFor(*c, 10, absl::Seconds(6), absl::Seconds(10));
+  REQUIRE(got.records.size() == 10);
+  for (const auto& r : got.records) CHECK(r.partition == 0);
+  CheckReportedOnce(got, missing);
+  CHECK(log.Lines(ClientLogLevel::kWarn).size() == 1);
+  CHECK(c->Close(absl::Seconds(5)).ok());
+}
+
 // A missing assigned partition that is then created (CreatePartitions) is
 // logged at info with the retries it took, and delivers from its start.
 TEST_CASE("an assigned partition that does not exist yet delivers once created", "[consumer]") {
