@@ -35,6 +35,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -213,8 +214,13 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
-  // runnel-broker's data dir, removed at the end.
-  char dir[] = "/tmp/runnel-producer-bench-XXXXXX";
+  // runnel-broker's data dir, removed at the end; under $TMPDIR when set
+  // (TMPDIR=/dev/shm takes the disk out, to tell a client's limit from
+  // the broker's writeback).
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir_template =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/runnel-producer-bench-XXXXXX";
+  char* dir = dir_template.data();
   if (mkdtemp(dir) == nullptr) return 1;
   std::vector<std::pair<std::string, std::pair<pid_t, std::string>>> brokers;
   if (mock) brokers.push_back({"mock", StartChild(true, dir)});
