@@ -511,8 +511,15 @@ void ConsumerImpl::HandleFetch(int32_t node, std::map<TopicPartition, uint64_t> 
   }
 }
 
+ConsumerImpl::PartitionState* ConsumerImpl::LookupTarget(const TopicPartition& tp, uint64_t epoch) {
+  auto it = assigned_.find(tp);
+  if (it == assigned_.end() || !it->second.resetting || it->second.epoch != epoch) return nullptr;
+  return &it->second;
+}
+
 void ConsumerImpl::InitPositions() {
   std::vector<TopicPartition> lookup;
+  auto asked = std::make_shared<std::map<TopicPartition, uint64_t>>();  // at which epoch
   std::map<int64_t, std::vector<TopicPartition>> resets;  // timestamp -> partitions
   {
     absl::MutexLock l(&mu_);
@@ -526,6 +533,7 @@ void ConsumerImpl::InitPositions() {
         ps.resetting = true;
       } else if (ps.position < 0) {
         lookup.push_back(tp);
+        (*asked)[tp] = ps.epoch;
         ps.resetting = true;
       }
     }
@@ -538,16 +546,16 @@ void ConsumerImpl::InitPositions() {
   auto errors = std::make_shared<std::map<TopicPartition, absl::Status>>();
   SendOffsetFetch(
       lookup,
-      [this, lookup, errors](absl::StatusOr<TopicPartitionOffsets> committed) {
+      [this, lookup, asked, errors](absl::StatusOr<TopicPartitionOffsets> committed) {
         std::vector<TopicPartition> reset, started;
         bool retry = false;
         {
           const absl::Time now = absl::Now();
           absl::MutexLock l(&mu_);
           for (const auto& tp : lookup) {
-            auto it = assigned_.find(tp);
-            if (it == assigned_.end() || !it->second.resetting) continue;
-            PartitionState& ps = it->second;
+            PartitionState* target = LookupTarget(tp, asked->at(tp));
+            if (target == nullptr) continue;
+            PartitionState& ps = *target;
             // Went missing while asked: the answer is dropped and the partition
             // asked again once it appears (a position taken now would end the
             // watch without its "appeared" line). A failed call is retried below.
@@ -606,18 +614,19 @@ void ConsumerImpl::ResetOffsets(std::vector<TopicPartition> tps, int64_t timesta
   // answered (one that does not exist waits out request.timeout.ms for a
   // leader) must not hold back the others' positions (issue 5).
   // on_answer runs on the I/O thread with one partition's answer.
-  auto on_answer = [this, timestamp](const TopicPartition& tp, const absl::Status& status,
-                                     std::optional<int64_t> offset) {
+  auto asked = std::make_shared<std::map<TopicPartition, uint64_t>>();  // at which epoch
+  auto on_answer = [this, timestamp, asked](const TopicPartition& tp, const absl::Status& status,
+                                            std::optional<int64_t> offset) {
     bool retry = false, done = false;
     {
       absl::MutexLock l(&mu_);
-      auto it = assigned_.find(tp);
-      if (it == assigned_.end() || !it->second.resetting) return;
+      PartitionState* target = LookupTarget(tp, asked->at(tp));
+      if (target == nullptr) return;
       if (offset) {
-        SetPosition(it->second, *offset);
+        SetPosition(*target, *offset);
         done = true;
       } else {
-        it->second.resetting = false;  // keeps reset_to: tried again
+        target->resetting = false;  // keeps reset_to: tried again
         retry = true;
       }
     }
@@ -649,12 +658,13 @@ void ConsumerImpl::ResetOffsets(std::vector<TopicPartition> tps, int64_t timesta
     const absl::Time now = absl::Now();
     absl::MutexLock l(&mu_);
     for (const auto& tp : tps) {
-      if (!PartitionMissing(*md, tp)) {
-        ask.push_back(tp);
-        continue;
-      }
       auto it = assigned_.find(tp);
       if (it == assigned_.end() || !it->second.resetting) continue;  // sought meanwhile
+      if (!PartitionMissing(*md, tp)) {
+        ask.push_back(tp);
+        (*asked)[tp] = it->second.epoch;
+        continue;
+      }
       it->second.resetting = false;
       if (NoteMissing(tp, it->second, now)) started.push_back(tp);
     }

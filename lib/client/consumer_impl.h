@@ -104,6 +104,8 @@ class ConsumerImpl final : public Consumer {
     int64_t position = -1;      // next offset Poll returns; -1 unknown
     int64_t fetch_offset = -1;  // next offset to fetch
     int64_t high_watermark = -1;
+    // New at every position change (Seek, a reset, a new assignment): a
+    // fetch or offset lookup answers only the epoch it was sent at.
     uint64_t epoch = 0;
     bool paused = false;
     bool resetting = false;  // an offset lookup is in flight
@@ -203,6 +205,13 @@ class ConsumerImpl final : public Consumer {
                    absl::StatusOr<Reply<protocol::FetchResponse>> reply);
   void InitPositions();
   void ResetOffsets(std::vector<TopicPartition> tps, int64_t timestamp);
+  // The partition an offset lookup (OffsetFetch or ListOffsets) sent at
+  // `epoch` answers for, or null when its answer no longer applies: the
+  // partition was unassigned, or a Seek, SeekToBeginning/End or a new
+  // assignment gave it a new epoch since (and perhaps a lookup of its own,
+  // which this stale answer must not settle).
+  PartitionState* LookupTarget(const TopicPartition& tp, uint64_t epoch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // --- consumer_offsets.cc (any thread; callbacks on the I/O thread)
   void SendCommit(const TopicPartitionOffsets& offsets, Done done);

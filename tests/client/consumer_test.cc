@@ -157,6 +157,54 @@ TEST_CASE("manual assignment: positions, Seek, Pause/Resume, watermarks", "[cons
   CHECK(f.get().ok());
 }
 
+// A seek made while the committed-offset lookup is still in flight wins
+// over its answer, as in Kafka: the mock holds the OffsetFetch 2 s and the
+// seek's own ListOffsets 3 s, and the stale answer (the group's commit at
+// 5), coming while the seek's lookup is in flight, must not settle it.
+// Before, it did: the consumer read from 5, skipping 0-4.
+TEST_CASE("a seek during the committed-offset lookup wins over its answer: mock cluster",
+          "[consumer]") {
+  MockCluster mock(1);
+  mock.CreateTopic("seek", 1);
+  ProduceNumbered(mock.bootstraps(), "seek", 10, 1);
+  const TopicPartition p0{"seek", 0};
+  auto o = QuickConsumerOptions(mock.bootstraps(), "g-seek");
+  o.enable_auto_commit = false;
+  {
+    auto committer = MakeConsumer(o);
+    REQUIRE(committer->Assign({p0}).ok());
+    REQUIRE(committer->Commit({{p0, {5, "", -1}}}, absl::Seconds(5)).ok());
+    REQUIRE(committer->Close(absl::Seconds(5)).ok());
+  }
+  for (const bool to_end : {false, true}) {
+    INFO((to_end ? "SeekToEnd" : "SeekToBeginning"));
+    REQUIRE(rd_kafka_mock_broker_push_request_error_rtts(mock.mock(), 1, 9 /* OffsetFetch */, 1,
+                                                         RD_KAFKA_RESP_ERR_NO_ERROR,
+                                                         2000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    auto c = MakeConsumer(o);
+    REQUIRE(c->Assign({p0}).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the lookup is sent
+    // The seek's ListOffsets is held longer (3 s), so that the stale answer
+    // comes while the seek's own lookup is in flight.
+    REQUIRE(rd_kafka_mock_broker_push_request_error_rtts(mock.mock(), 1, 2 /* ListOffsets */, 1,
+                                                         RD_KAFKA_RESP_ERR_NO_ERROR,
+                                                         3000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE((to_end ? c->SeekToEnd({p0}) : c->SeekToBeginning({p0})).ok());
+    auto pos = c->Position(p0, absl::Seconds(5));
+    REQUIRE(pos.ok());
+    CHECK(*pos == (to_end ? 10 : 0));
+    // Still there once both held answers have come and gone.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    CHECK(*c->Position(p0, absl::Seconds(1)) == (to_end ? 10 : 0));
+    if (!to_end) {
+      auto got = PollN(*c, 10, absl::Seconds(10));
+      REQUIRE(got.size() == 10);
+      CHECK(got.front().offset == 0);
+    }
+    CHECK(c->Close(absl::Seconds(5)).ok());
+  }
+}
+
 TEST_CASE("auto.offset.reset latest and none", "[consumer]") {
   MockCluster mock(1);
   mock.CreateTopic("r", 1);
