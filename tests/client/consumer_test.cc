@@ -178,17 +178,13 @@ TEST_CASE("a seek during the committed-offset lookup wins over its answer: mock 
   }
   for (const bool to_end : {false, true}) {
     INFO((to_end ? "SeekToEnd" : "SeekToBeginning"));
-    REQUIRE(rd_kafka_mock_broker_push_request_error_rtts(mock.mock(), 1, 9 /* OffsetFetch */, 1,
-                                                         RD_KAFKA_RESP_ERR_NO_ERROR,
-                                                         2000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    mock.HoldNextAnswer(1, 9 /* OffsetFetch */, 2000);
     auto c = MakeConsumer(o);
     REQUIRE(c->Assign({p0}).ok());
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the lookup is sent
     // The seek's ListOffsets is held longer (3 s), so that the stale answer
     // comes while the seek's own lookup is in flight.
-    REQUIRE(rd_kafka_mock_broker_push_request_error_rtts(mock.mock(), 1, 2 /* ListOffsets */, 1,
-                                                         RD_KAFKA_RESP_ERR_NO_ERROR,
-                                                         3000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    mock.HoldNextAnswer(1, 2 /* ListOffsets */, 3000);
     REQUIRE((to_end ? c->SeekToEnd({p0}) : c->SeekToBeginning({p0})).ok());
     auto pos = c->Position(p0, absl::Seconds(5));
     REQUIRE(pos.ok());
@@ -568,9 +564,7 @@ TEST_CASE("a lookup answering after its partition went missing warns once: mock 
   auto o = QuickConsumerOptions(mock.bootstraps(), "g-slow-lookup");
   o.enable_auto_commit = false;
   log.Attach(o);
-  REQUIRE(rd_kafka_mock_broker_push_request_error_rtts(mock.mock(), 1, 9 /* OffsetFetch */, 1,
-                                                       RD_KAFKA_RESP_ERR_NO_ERROR,
-                                                       2000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  mock.HoldNextAnswer(1, 9 /* OffsetFetch */, 2000);
   auto c = MakeConsumer(o);
   REQUIRE(c->Assign({{"one", 0}, missing}).ok());
   Polled got = PollFor(*c, 10, absl::Seconds(6), absl::Seconds(10));

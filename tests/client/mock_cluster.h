@@ -43,6 +43,16 @@ class MockCluster {
     }
   }
 
+  // Holds broker `broker_id`'s answer to its next request of `api_key` for
+  // `ms` milliseconds (then answers it normally): an answer that comes late.
+  void HoldNextAnswer(int32_t broker_id, int16_t api_key, int ms) {
+    if (rd_kafka_mock_broker_push_request_error_rtts(mock_, broker_id, api_key, 1,
+                                                     RD_KAFKA_RESP_ERR_NO_ERROR,
+                                                     ms) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw std::runtime_error("rd_kafka_mock_broker_push_request_error_rtts failed");
+    }
+  }
+
  private:
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_mock_cluster_t* mock_ = nullptr;
