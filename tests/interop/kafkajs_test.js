@@ -120,12 +120,15 @@ async function consumeInGroup(kafka, members, want) {
   await waitFor(() => seen.size >= want &&
                      partitionsOf.every((s) => s.size === PARTITIONS / members),
   40000, `${members} members to consume ${want} messages`);
+  // The split is read now: once the first member leaves below, the group
+  // rebalances and a member still connected may be handed every partition.
+  const split = partitionsOf.map((s) => [...s].sort());
   for (const { consumer, next } of consumers) {
     const offsets = [...next].map(([partition, o]) => ({ topic: TOPIC, partition, offset: `${o}` }));
     if (offsets.length > 0) await consumer.commitOffsets(offsets);
   }
   for (const { consumer } of consumers) await consumer.disconnect();
-  return { values: [...seen.values()].sort(), partitionsOf: partitionsOf.map((s) => [...s].sort()) };
+  return { values: [...seen.values()].sort(), partitionsOf: split };
 }
 
 async function committedOffsets(admin) {
