@@ -185,6 +185,20 @@ void SendNumbered(Producer& producer, const std::string& topic, int n, Outcomes&
 void CheckExactlyOnceInOrder(const std::string& bootstrap, const std::string& topic, int n) {
   // Read more than expected would be there, to see duplicates.
   auto got = ConsumeAll(bootstrap, topic, 1, static_cast<size_t>(n) + 1, milliseconds(4000));
+  // On failure, name the records that came twice (with their offsets).
+  std::map<std::string, std::vector<int64_t>> offsets_of;
+  for (const auto& r : got) offsets_of[r.value.value_or("")].push_back(r.offset);
+  std::string twice;
+  for (const auto& [value, offsets] : offsets_of) {
+    if (offsets.size() < 2) continue;
+    twice += " " + value + "@";
+    for (int64_t o : offsets) twice += std::to_string(o) + ",";
+  }
+  std::string head;
+  for (size_t i = 0; i < got.size() && i < 12; ++i) {
+    head += " " + got[i].value.value_or("<null>") + "@" + std::to_string(got[i].offset);
+  }
+  INFO("records read more than once:" << twice << "; first read:" << head);
   REQUIRE(got.size() == static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     INFO("record " << i);
