@@ -86,6 +86,13 @@ struct PartitionState {
   std::deque<std::unique_ptr<ProducerBatch>> queue;
   int32_t next_sequence = 0;
   int in_flight = 0;
+  // The broker the in-flight batches went to. While any are in flight, the
+  // partition sends to no other: after a leader change, a batch sent to the
+  // new leader could otherwise be appended ahead of an earlier one the old
+  // leader is about to refuse (a broker that checks sequences refuses it
+  // as out of order; one that does not, such as librdkafka's mock, keeps
+  // the records out of order).
+  int32_t in_flight_node = -1;
   // Base sequences of batches sent and not yet finished (in flight or
   // waiting to be retried).
   std::set<int32_t> unacked;

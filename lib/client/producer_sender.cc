@@ -117,6 +117,7 @@ absl::Time ProducerImpl::NextWake(absl::Time now) {
     // or a response frees a slot (which wakes the sender).
     std::optional<int32_t> leader = md->LeaderOf(tp.topic, tp.partition);
     if (!leader.has_value()) continue;
+    if (ps.in_flight > 0 && ps.in_flight_node != *leader) continue;  // a response wakes it
     auto n = node_in_flight_.find(*leader);
     if (n != node_in_flight_.end() && n->second >= options_.max_in_flight) continue;
     const ProducerBatch& b = *ps.queue.front();
@@ -150,6 +151,7 @@ std::map<int32_t, std::vector<std::unique_ptr<ProducerBatch>>> ProducerImpl::Dra
       continue;
     }
     const int32_t node = *leader;
+    if (ps.in_flight > 0 && ps.in_flight_node != node) continue;  // see PartitionState
     auto planned = out.find(node);
     if (planned == out.end() && node_in_flight_[node] >= options_.max_in_flight) continue;
     int64_t size =
@@ -177,6 +179,7 @@ std::map<int32_t, std::vector<std::unique_ptr<ProducerBatch>>> ProducerImpl::Dra
     if (batch->attempts > 0) retries_++;
     batch->attempts++;
     ps.in_flight++;
+    ps.in_flight_node = node;
     if (planned == out.end()) node_in_flight_[node]++;
     bytes[node] += size;
     out[node].push_back(std::move(batch));

@@ -33,9 +33,11 @@ class BrokerFixture {
     std::filesystem::remove_all(dir_, ec);
   }
 
-  void Start(std::map<std::string, std::string> properties = {}) {
+  // `port` 0 takes a free one; a restart can ask for the one it had, so
+  // that clients connected before find it again.
+  void Start(std::map<std::string, std::string> properties = {}, uint16_t port = 0) {
     BrokerOptions options;
-    options.port = 0;
+    options.port = port;
     options.data_dir = dir_;
     options.io_threads = 2;
     options.properties = std::move(properties);
@@ -46,9 +48,12 @@ class BrokerFixture {
     std::string addr = broker_->bootstrap_address();
     port_ = static_cast<uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
   }
-  void Restart() {
+  void Stop() {
     REQUIRE(broker_->Stop(absl::Seconds(5)).ok());
     broker_.reset();
+  }
+  void Restart() {
+    Stop();
     Start();
   }
 

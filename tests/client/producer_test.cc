@@ -262,6 +262,49 @@ TEST_CASE("idempotent producer survives its leader going down and coming back") 
   CheckExactlyOnceInOrder(mock.bootstraps(), "down", kRecords);
 }
 
+TEST_CASE("a batch for a new leader waits for the old leader's answer to an earlier one") {
+  // librdkafka's mock appends an idempotent (non-transactional) producer's
+  // batches without checking their sequences, so a batch sent to the new
+  // leader while an earlier one is still out at the old leader would be
+  // appended ahead of it: this is what the sender must not do.
+  MockCluster mock(3);
+  mock.CreateTopic("moved", 1, 3);
+  rd_kafka_mock_partition_set_leader(mock.mock(), "moved", 0, 1);
+  ProducerOptions o = Options(mock.bootstraps());
+  o.client.metadata_max_age = absl::Milliseconds(100);  // learns the new leader soon
+  auto producer = Make(o);
+  auto send = [&](const char* value) {
+    ProducerRecord r;
+    r.topic = "moved";
+    r.partition = 0;
+    r.value.emplace(value);
+    return producer->Send(std::move(r));
+  };
+  REQUIRE(send("warm").get().ok());  // metadata and producer id in place
+  // The old leader refuses the next batch, but only after 1.5 s...
+  REQUIRE(rd_kafka_mock_broker_push_request_error_rtts(
+              mock.mock(), 1, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+              1500) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto first = send("first");
+  absl::SleepFor(absl::Milliseconds(200));
+  // ...and meanwhile leadership moves, and the producer learns of it.
+  rd_kafka_mock_partition_set_leader(mock.mock(), "moved", 0, 2);
+  absl::SleepFor(absl::Milliseconds(400));
+  auto second = send("second");
+  REQUIRE(producer->Flush(absl::Seconds(10)).ok());
+  auto first_md = first.get();
+  auto second_md = second.get();
+  REQUIRE(first_md.ok());
+  REQUIRE(second_md.ok());
+  CHECK(first_md->offset == 1);
+  CHECK(second_md->offset == 2);
+  CHECK(producer->Close(absl::Seconds(5)).ok());
+  auto got = ConsumeAll(mock.bootstraps(), "moved", 1, 4, milliseconds(3000));
+  REQUIRE(got.size() == 3);
+  CHECK(got[1].value == "first");
+  CHECK(got[2].value == "second");
+}
+
 TEST_CASE("acks=0 and acks=1 without idempotence") {
   MockCluster mock(1);
   mock.CreateTopic("acks", 1);
