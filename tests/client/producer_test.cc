@@ -206,6 +206,48 @@ void CheckExactlyOnceInOrder(const std::string& bootstrap, const std::string& to
   }
 }
 
+// For the broker-down case on the mock. A batch the old leader appended just
+// before it went down, whose answer was lost with the connection, is resent
+// to the new leader. A broker that checks sequences drops the copy; the mock
+// does not check them for a producer without a transactional id (see "a batch
+// for a new leader waits ..." below), so it appends the copy. So here the log
+// must hold every record with new records in order, and a repeat can only be
+// one run that resends the records just before it. "Once" across a broker
+// going down is checked on runnel-broker (producer_broker_test.cc).
+void CheckInOrderWithAtMostOneResentRun(const std::string& bootstrap, const std::string& topic,
+                                        int n) {
+  auto got = ConsumeAll(bootstrap, topic, 1, static_cast<size_t>(n) * 2, milliseconds(4000));
+  int next = 0;  // the lowest record not read yet
+  int runs = 0;
+  std::string resent;
+  bool in_run = false;
+  int previous = -1;
+  for (const auto& r : got) {
+    const int v = std::stoi(r.value.value_or("-1"));
+    INFO("record " << v << " at offset " << r.offset << ", after " << previous);
+    if (v == next) {
+      // A run of repeats must have ended with the last record before this.
+      if (in_run) REQUIRE(previous == next - 1);
+      in_run = false;
+      ++next;
+    } else {
+      REQUIRE(v >= 0);
+      REQUIRE(v < next);  // not a record from the future: that is a reorder
+      if (!in_run || v != previous + 1) {
+        REQUIRE(!in_run);  // a run is contiguous
+        ++runs;
+        in_run = true;
+      }
+      resent += " " + std::to_string(v) + "@" + std::to_string(r.offset);
+    }
+    previous = v;
+  }
+  if (in_run) REQUIRE(previous == next - 1);
+  CHECK(next == n);
+  CHECK(runs <= 1);
+  if (runs > 0) WARN("the mock appended a resent run again:" << resent);
+}
+
 TEST_CASE("idempotent retries under injected errors deliver every record once, in order") {
   MockCluster mock(3);
   mock.CreateTopic("idem", 1, 3);
@@ -259,7 +301,7 @@ TEST_CASE("idempotent producer survives its leader going down and coming back") 
   REQUIRE(producer->Flush(absl::Seconds(20)).ok());
   CHECK(out.ok() == kRecords);
   CHECK(producer->Close(absl::Seconds(5)).ok());
-  CheckExactlyOnceInOrder(mock.bootstraps(), "down", kRecords);
+  CheckInOrderWithAtMostOneResentRun(mock.bootstraps(), "down", kRecords);
 }
 
 TEST_CASE("a batch for a new leader waits for the old leader's answer to an earlier one") {
