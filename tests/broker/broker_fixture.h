@@ -20,11 +20,11 @@ namespace runnel::broker::testing {
 class BrokerFixture {
  public:
   // `properties`: server.properties keys for the first start.
-  explicit BrokerFixture(std::map<std::string, std::string> properties = {}) {
+  explicit BrokerFixture(std::map<std::string, std::string> properties = {}, uint16_t port = 0) {
     char tmpl[] = "/tmp/runnel-broker-test-XXXXXX";
     REQUIRE(::mkdtemp(tmpl) != nullptr);
     dir_ = tmpl;
-    Start(std::move(properties));
+    Start(std::move(properties), port);
   }
   ~BrokerFixture() {
     if (broker_ != nullptr) (void)broker_->Stop(absl::Seconds(5));
