@@ -13,11 +13,13 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "runnel/admin.h"
 #include "runnel/broker.h"
 
 namespace runnel::bench {
@@ -75,6 +77,23 @@ inline BrokerChild StartBrokerChild(const BrokerChildOptions& o) {
   ssize_t n = read(fds[0], buf, sizeof buf);
   close(fds[0]);
   return {pid, n > 0 ? std::string(buf, static_cast<size_t>(n)) : ""};
+}
+
+// Deletes `topic` on a runnel-broker child once a run is timed, so that
+// every run starts from the same disk. On the 2-core VM these figures come
+// from, buffered writes fell from ~2 GB/s to ~250 MB/s once a few earlier
+// runs' gigabytes were on disk (dd shows the same), and whichever client
+// ran later paid for its predecessors.
+inline void DeleteTopic(const std::string& bootstrap, const std::string& topic) {
+  AdminOptions o;
+  o.client.bootstrap_servers = bootstrap;
+  auto admin = Admin::Create(o);
+  absl::Status s = admin.ok() ? absl::OkStatus() : admin.status();
+  if (s.ok()) {
+    auto results = (*admin)->DeleteTopics({topic});
+    s = !results.ok() ? results.status() : results->empty() ? absl::OkStatus() : (*results)[0].status;
+  }
+  if (!s.ok()) std::fprintf(stderr, "deleting %s: %s\n", topic.c_str(), s.ToString().c_str());
 }
 
 }  // namespace runnel::bench

@@ -10,12 +10,14 @@
 // measured (getrusage of this process around each run) is the consumer's
 // alone: its own I/O threads and the polling thread, not the broker's.
 //
-// For each record size (100 B, 1 KiB) and codec (none, zstd) a topic of 6
-// partitions is preloaded with N records by librdkafka's producer
-// (linger.ms 5, batch.size 1000000), then read in full from the beginning by
-// manual assignment, R times per client, alternating which client goes
-// first. The mock keeps only about 5 MB of each partition, so on it both
-// clients read what it retained (the records column). Both clients use
+// For each record size (100 B, 1 KiB) and codec (none, zstd) a topic is
+// preloaded with N records by librdkafka's producer (linger.ms 5,
+// batch.size 1000000), then read in full from the beginning by manual
+// assignment, R times per client, alternating which client goes first. The
+// topic has 6 partitions on runnel-broker; the mock keeps only about 5 MB
+// of each partition, so there it has as many as it takes to keep all N
+// (see Partitions()), and both clients read what it retained (the records
+// column). Both clients use
 // fetch.min.bytes 1, fetch.max.wait.ms 500, max.partition.fetch.bytes
 // 1 MiB, fetch.max.bytes 50 MiB, 64 MiB of prefetch and the same
 // check.crcs, and touch every value they are given.
@@ -105,7 +107,7 @@ void Finish(Result& r, absl::Time t0, absl::Time first, absl::Time end, int64_t 
 
 // Writes `count` records of `size` bytes, keyless, round robin over the
 // partitions, with librdkafka's producer. False if any failed.
-bool Preload(const std::string& bootstrap, const std::string& topic, size_t size,
+bool Preload(const std::string& bootstrap, const std::string& topic, int partitions, size_t size,
              const std::string& codec, int64_t count) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -131,7 +133,7 @@ bool Preload(const std::string& bootstrap, const std::string& topic, size_t size
     for (;;) {
       rd_kafka_resp_err_t e = rd_kafka_producev(
           rk, RD_KAFKA_V_TOPIC(topic.c_str()),
-          RD_KAFKA_V_PARTITION(static_cast<int32_t>(i % kPartitions)),
+          RD_KAFKA_V_PARTITION(static_cast<int32_t>(i % partitions)),
           RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_END);
       if (e == 0) break;
@@ -155,8 +157,8 @@ bool Preload(const std::string& bootstrap, const std::string& topic, size_t size
   return ok;
 }
 
-Result RunRunnel(const std::string& bootstrap, const std::string& topic, int64_t count,
-                 bool check_crcs) {
+Result RunRunnel(const std::string& bootstrap, const std::string& topic, int partitions,
+                 int64_t count, bool check_crcs) {
   runnel::ConsumerOptions o;
   o.client.bootstrap_servers = bootstrap;
   o.enable_auto_commit = false;
@@ -174,7 +176,7 @@ Result RunRunnel(const std::string& bootstrap, const std::string& topic, int64_t
     return r;
   }
   std::vector<runnel::TopicPartition> tps;
-  for (int p = 0; p < kPartitions; ++p) tps.push_back({topic, p});
+  for (int p = 0; p < partitions; ++p) tps.push_back({topic, p});
   const double cpu0 = CpuSeconds();
   const absl::Time t0 = absl::Now();
   absl::Time first = absl::InfiniteFuture();
@@ -205,8 +207,8 @@ Result RunRunnel(const std::string& bootstrap, const std::string& topic, int64_t
   return r;
 }
 
-Result RunRdkafka(const std::string& bootstrap, const std::string& topic, int64_t count,
-                  bool check_crcs) {
+Result RunRdkafka(const std::string& bootstrap, const std::string& topic, int partitions,
+                  int64_t count, bool check_crcs) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   auto set = [&](const char* k, const std::string& v) {
@@ -232,8 +234,8 @@ Result RunRdkafka(const std::string& bootstrap, const std::string& topic, int64_
     return r;
   }
   rd_kafka_poll_set_consumer(rk);
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(kPartitions);
-  for (int p = 0; p < kPartitions; ++p) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
     rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
   }
   const double cpu0 = CpuSeconds();
@@ -270,7 +272,7 @@ Result RunRdkafka(const std::string& bootstrap, const std::string& topic, int64_
 }
 
 // Records the broker holds in the topic: the sum of high - low watermarks.
-int64_t Retained(const std::string& bootstrap, const std::string& topic) {
+int64_t Retained(const std::string& bootstrap, const std::string& topic, int partitions) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
@@ -278,7 +280,7 @@ int64_t Retained(const std::string& bootstrap, const std::string& topic) {
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (rk == nullptr) return -1;
   int64_t total = 0;
-  for (int p = 0; p < kPartitions; ++p) {
+  for (int p = 0; p < partitions; ++p) {
     int64_t low = 0, high = 0;
     if (rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high, 10000) != 0) {
       total = -1;
@@ -290,14 +292,27 @@ int64_t Retained(const std::string& bootstrap, const std::string& topic) {
   return total;
 }
 
+// The partitions of a topic for `count` records of `size` bytes: kPartitions
+// on runnel-broker. The mock keeps only about 5 MB and 100,000 records of
+// each partition, so its topics get as many partitions as it takes to keep
+// all `count` (with room for batch overhead): both brokers then serve the
+// same records, and a 1 KiB run on the mock lasts long enough to measure.
+int Partitions(bool mock, size_t size, int64_t count) {
+  if (!mock) return kPartitions;
+  const int64_t per_partition = std::min<int64_t>(90000, (9 << 20) / 2 / static_cast<int64_t>(size));
+  return static_cast<int>(std::max<int64_t>(kPartitions, (count + per_partition - 1) / per_partition));
+}
+
 // The mock (its topics made up front: it serves no CreateTopics) or
 // runnel-broker (auto-creating them with kPartitions partitions) in a child
 // process: its pid and bootstrap address, or pid -1.
-std::pair<pid_t, std::string> StartChild(bool mock, const std::string& dir) {
+std::pair<pid_t, std::string> StartChild(bool mock, const std::string& dir, int64_t count) {
   runnel::bench::BrokerChildOptions o;
   o.mock = mock;
   for (size_t size : kSizes) {
-    for (const char* codec : kCodecs) o.mock_topics.push_back({TopicName(size, codec), kPartitions});
+    for (const char* codec : kCodecs) {
+      o.mock_topics.push_back({TopicName(size, codec), Partitions(true, size, count)});
+    }
   }
   o.data_dir = dir;
   o.properties["num.partitions"] = std::to_string(kPartitions);
@@ -326,8 +341,8 @@ int main(int argc, char** argv) {
   char dir[] = "/tmp/runnel-consumer-bench-XXXXXX";
   if (mkdtemp(dir) == nullptr) return 1;
   std::vector<std::pair<std::string, std::pair<pid_t, std::string>>> brokers;
-  if (mock) brokers.push_back({"mock", StartChild(true, dir)});
-  if (runnel_broker) brokers.push_back({"runnel-broker", StartChild(false, dir)});
+  if (mock) brokers.push_back({"mock", StartChild(true, dir, count)});
+  if (runnel_broker) brokers.push_back({"runnel-broker", StartChild(false, dir, count)});
   std::printf("count %lld per run, %d reps, check.crcs %s; CPU is this process's (the consumer "
               "client's threads), brokers run in child processes\n",
               static_cast<long long>(count), reps, check_crcs ? "true" : "false");
@@ -345,13 +360,14 @@ int main(int argc, char** argv) {
       for (const char* codec : kCodecs) {
         if (!only.empty() && only != std::to_string(size) + "/" + codec) continue;
         const std::string topic = TopicName(size, codec);
-        if (!Preload(child.second, topic, size, codec, count)) {
+        const int partitions = Partitions(name == "mock", size, count);
+        if (!Preload(child.second, topic, partitions, size, codec, count)) {
           std::printf("%-14s %5zu %-5s preload failed\n", name.c_str(), size, codec);
           continue;
         }
-        // The mock keeps only the last 5 MB or so of each partition: read
-        // what it retained.
-        const int64_t available = Retained(child.second, topic);
+        // Read what the broker retained (all of it, unless the mock
+        // dropped some; see Partitions()).
+        const int64_t available = Retained(child.second, topic, partitions);
         if (available <= 0) {
           std::printf("%-14s %5zu %-5s no records retained\n", name.c_str(), size, codec);
           continue;
@@ -363,8 +379,9 @@ int main(int argc, char** argv) {
           // then favour neither.
           for (int k = 0; k < 2; ++k) {
             const bool ours = (k == 0) == (rep % 2 == 0);
-            const Result r = ours ? RunRunnel(child.second, topic, available, check_crcs)
-                                  : RunRdkafka(child.second, topic, available, check_crcs);
+            const Result r =
+                ours ? RunRunnel(child.second, topic, partitions, available, check_crcs)
+                     : RunRdkafka(child.second, topic, partitions, available, check_crcs);
             const char* client = ours ? "runnel" : "rdkafka";
             const double msgs = r.seconds > 0 ? r.steady_records / r.seconds : 0;
             const double mbs = r.seconds > 0 ? r.steady_bytes / r.seconds / 1e6 : 0;
@@ -381,6 +398,8 @@ int main(int argc, char** argv) {
             s.cpu.push_back(cpu);
           }
         }
+        // The next cell's preload then starts from the same disk.
+        if (name != "mock") runnel::bench::DeleteTopic(child.second, topic);
       }
     }
   }

@@ -12,9 +12,10 @@
 // idempotence (librdkafka's default), keyless records to a 3-partition
 // topic, 256 MiB of buffer. Each cell runs R times per client, alternating
 // which client goes first (the machine's load then favours neither); on
-// runnel-broker every run gets a fresh topic. A run sends N records as fast
-// as Send takes them, then flushes; msgs/s counts from the first Send to
-// the end of the flush, CPU seconds cover the same span.
+// runnel-broker every run gets a fresh topic, deleted after the run. A run
+// sends N records as fast as Send takes them, then flushes; msgs/s counts
+// from the first Send to the end of the flush, CPU seconds cover the same
+// span.
 //
 // Prints one line per run, then a table: medians of msgs/s and CPU seconds
 // per million records, and the range (min-max) over the R repetitions of
@@ -257,6 +258,8 @@ int main(int argc, char** argv) {
                          name == "mock" ? "bench" : "bench-" + std::to_string(topic_no++),
                          size, codec, acks, count};
               const Result r = ours ? RunRunnel(s) : RunRdkafka(s);
+              // Every run starts from the same disk (see DeleteTopic).
+              if (name != "mock") runnel::bench::DeleteTopic(s.bootstrap, s.topic);
               const double msgs = r.seconds > 0 ? r.delivered / r.seconds : 0;
               const double cpu = r.delivered > 0 ? r.cpu / (r.delivered / 1e6) : 0.0;
               std::printf("%-14s %-7s %5zu %-5s %-4s %3d %12.0f %9.1f %14.2f %10lld%s\n",
